@@ -1,0 +1,63 @@
+"""Annotated dependencies: the app state and the authenticated, authorized principal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from medmaas.api.state import AppState
+from medmaas.audit import AuditEvent
+from medmaas.exceptions import AuthenticationError, PermissionDeniedError
+from medmaas.security.keys import Principal
+from medmaas.security.permissions import require
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.medmaas  # type: ignore[no-any-return]
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def _credentials(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("Authorization header must be 'Bearer <API key>'")
+        return token.strip()
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    raise AuthenticationError("missing credentials: send 'Authorization: Bearer <API key>'")
+
+
+def current_principal(request: Request, state: State) -> Principal:
+    principal = state.keys.verify(_credentials(request))
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def allowed(action: str) -> Any:
+    """A dependency that lets the request through only if the principal may ``action``.
+
+    Refusals of known principals are audited: a clinician key trying to promote is an event a
+    compliance officer wants to see. Unknown keys are not (they would let anyone fill the log).
+    """
+
+    def check(request: Request, principal: CurrentPrincipal, state: State) -> Principal:
+        try:
+            require(principal, action)
+        except PermissionDeniedError:
+            state.audit.append(AuditEvent(
+                actor=principal.key_id, role=principal.role, action=action, project=principal.project,
+                resource=request.url.path, outcome="denied",
+            ))
+            raise
+        return principal
+
+    return Depends(check)

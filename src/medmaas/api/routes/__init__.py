@@ -1,0 +1,1 @@
+"""Route modules; each is thin: validate, authorize, call one core function, shape the answer."""

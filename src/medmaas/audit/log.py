@@ -1,0 +1,218 @@
+"""The append-only, hash-chained audit log over the ``audit_events`` table.
+
+Appends are serialised so the chain never forks: a lock per database within the process, and
+across processes the database's own write lock (SQLite ``BEGIN IMMEDIATE``; a PostgreSQL
+advisory lock held until commit). A unique index on ``prev_hash`` refuses a fork even if
+something bypasses both. The log fails closed: if an event cannot be written, ``append``
+raises and the caller's request must fail with it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, Row, Text, insert, select, type_coerce
+
+from medmaas.audit.events import (
+    GENESIS_HASH,
+    AuditEvent,
+    StoredAuditEvent,
+    VerifyReport,
+    chain_hash,
+    format_at,
+)
+from medmaas.exceptions import InvalidInputError
+from medmaas.registry.db import connect_for_write
+from medmaas.registry.tables import AuditEventRow, utcnow
+
+logger = logging.getLogger(__name__)
+
+_TABLE = AuditEventRow.__table__
+_LOCK_NAME = "medmaas.audit"
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class _HasEngine(Protocol):
+    engine: Engine
+
+
+def _process_lock(engine: Engine) -> threading.Lock:
+    # One lock per database, shared by every AuditLog in this process that writes to it.
+    key = engine.url.render_as_string(hide_password=True)
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+class AuditLog:
+    """Append events, read the tail, verify the chain.
+
+    ``source`` is a :class:`~medmaas.registry.Registry` or an engine made by
+    :func:`medmaas.registry.db.make_engine` (its SQLite settings are what make appends safe).
+
+    >>> log = AuditLog(registry)  # doctest: +SKIP
+    >>> log.append(AuditEvent(actor="k1", action="model.promote", resource="sepsis-risk"))  # doctest: +SKIP
+    """
+
+    def __init__(self, source: _HasEngine | Engine) -> None:
+        self.engine: Engine = source if isinstance(source, Engine) else source.engine
+        self._lock = _process_lock(self.engine)
+
+    def append(self, event: AuditEvent) -> StoredAuditEvent:
+        """Write one event and return it as stored; raises if it could not be written."""
+        return self.append_many([event])[0]
+
+    def append_many(self, events: Iterable[AuditEvent]) -> list[StoredAuditEvent]:
+        """Write a batch in one transaction (one fsync): the serving path's group commit.
+
+        All or nothing: either every event of the batch is in the chain or none is.
+        """
+        batch = list(events)
+        for event in batch:
+            if not isinstance(event, AuditEvent):
+                raise InvalidInputError(f"expected AuditEvent; got {type(event).__name__}")
+        if not batch:
+            return []
+        try:
+            with self._lock, connect_for_write(self.engine, _LOCK_NAME) as conn:
+                last = conn.execute(
+                    select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
+                ).first()
+                seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+                now = utcnow()
+                stored: list[StoredAuditEvent] = []
+                for event in batch:
+                    seq += 1
+                    at = event.at or now
+                    fields = event.hashed_fields(seq, at)
+                    digest = chain_hash(prev_hash, fields)
+                    stored.append(
+                        StoredAuditEvent(
+                            seq=seq,
+                            at=at,
+                            actor=event.actor,
+                            role=event.role,
+                            action=event.action,
+                            project=event.project,
+                            resource=event.resource,
+                            version=event.version,
+                            outcome=event.outcome,
+                            input_sha256=event.input_sha256,
+                            detail=event.detail,
+                            prev_hash=prev_hash,
+                            hash=digest,
+                        )
+                    )
+                    prev_hash = digest
+                conn.execute(insert(_TABLE), [_as_row(item) for item in stored])
+        except Exception:
+            logger.error("audit write failed; the request that caused it must fail", exc_info=True)
+            raise
+        return stored
+
+    def tail(
+        self,
+        n: int = 50,
+        action: str | None = None,
+        actor: str | None = None,
+        project: str | None = None,
+    ) -> list[StoredAuditEvent]:
+        """The last ``n`` matching events, oldest first (like ``tail``)."""
+        query = select(_TABLE).order_by(_TABLE.c.seq.desc()).limit(max(0, min(n, 10_000)))
+        if action is not None:
+            query = query.where(_TABLE.c.action == action)
+        if actor is not None:
+            query = query.where(_TABLE.c.actor == actor)
+        if project is not None:
+            query = query.where(_TABLE.c.project == project)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_stored(row) for row in reversed(rows)]
+
+    def head(self) -> tuple[int, str] | None:
+        """``(seq, hash)`` of the newest event, to record outside the database as an anchor."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
+            ).first()
+        return (row.seq, row.hash) if row else None
+
+    def verify(self, anchor: tuple[int, str] | None = None) -> VerifyReport:
+        """Recompute the whole chain; the report names the first event that does not fit.
+
+        Detects an edited event (its hash no longer matches), a deleted or inserted one (a gap
+        in ``seq`` or a broken ``prev_hash`` link) and reordered ones (``seq`` is hashed). With
+        ``anchor`` (an earlier :meth:`head`), also detects events removed from the end.
+        """
+        expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+        query = select(
+            *[c for c in _TABLE.c if c.name != "detail"], type_coerce(_TABLE.c.detail, Text)
+        ).order_by(_TABLE.c.seq)
+        anchor_seen = False
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=1000).execute(query)
+            for row in result:
+                problem = _check_row(row, expected_seq, prev_hash)
+                if problem is not None:
+                    return VerifyReport(False, checked, row.seq, problem, row.seq, row.hash)
+                if anchor is not None and row.seq == anchor[0]:
+                    if row.hash != anchor[1]:
+                        reason = f"event {row.seq} does not match the anchor recorded for it"
+                        return VerifyReport(False, checked, row.seq, reason, row.seq, row.hash)
+                    anchor_seen = True
+                prev_hash, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
+        last_seq = expected_seq - 1 if checked else None
+        last_hash = prev_hash if checked else None
+        if anchor is not None and not anchor_seen:
+            reason = (
+                f"the log ends at event {last_seq or 0}, before the anchored event {anchor[0]}: "
+                "events were removed from the end"
+            )
+            return VerifyReport(False, checked, (last_seq or 0) + 1, reason, last_seq, last_hash)
+        return VerifyReport(True, checked, None, f"{checked} events verified", last_seq, last_hash)
+
+
+def _check_row(row: Row[Any], expected_seq: int, prev_hash: str) -> str | None:
+    if row.seq != expected_seq:
+        return (
+            f"expected event {expected_seq} but found {row.seq}: an event was deleted or renumbered"
+        )
+    if row.prev_hash != prev_hash:
+        return (
+            f"event {row.seq} does not link to the event before it: "
+            "an event was deleted, inserted or reordered"
+        )
+    try:
+        detail = json.loads(row.detail) if isinstance(row.detail, str) else row.detail
+        fields = {
+            "seq": row.seq,
+            "at": format_at(row.at),
+            "actor": row.actor,
+            "role": row.role,
+            "action": row.action,
+            "project": row.project,
+            "resource": row.resource,
+            "version": row.version,
+            "outcome": row.outcome,
+            "input_sha256": row.input_sha256,
+            "detail": detail,
+        }
+        digest = chain_hash(row.prev_hash, fields)
+    except (TypeError, ValueError, AttributeError) as exc:
+        return f"event {row.seq} cannot be read back ({exc}): it was edited"
+    if digest != row.hash:
+        return f"event {row.seq} does not match its hash: it was edited"
+    return None
+
+
+def _as_row(event: StoredAuditEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in StoredAuditEvent.__slots__}
+
+
+def _stored(row: Row[Any]) -> StoredAuditEvent:
+    values = row._mapping
+    return StoredAuditEvent(**{name: values[name] for name in StoredAuditEvent.__slots__})

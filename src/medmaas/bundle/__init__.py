@@ -1,0 +1,1 @@
+"""The bundle: the contract between training and serving (model.onnx, spec.json, card.json)."""

@@ -1,0 +1,77 @@
+"""spec.json: what a model takes and gives, validated by pydantic, never eval'd."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SPEC_FORMAT = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeatureSpec(_Strict):
+    """One input field of a model as a caller sees it."""
+
+    name: str
+    type: Literal["number", "string"]
+    unit: str | None = None
+    description: str | None = None
+    # Observed in training; values outside are accepted but flagged, not silently trusted.
+    minimum: float | None = None
+    maximum: float | None = None
+    categories: list[str] | None = None
+    # Missing values are imputed as in training; `required` features must be present.
+    required: bool = False
+    fhir: dict[str, str] | None = Field(default=None, description="e.g. {'system': 'http://loinc.org', 'code': '2339-0'}")
+
+
+class OutputSpec(_Strict):
+    """What a prediction holds."""
+
+    target: str
+    task: Literal["classification", "regression"]
+    classes: list[str] | None = None
+    positive_class: str | None = None
+    threshold: float | None = Field(default=None, description="decision threshold on P(positive) for binary models")
+    unit: str | None = None
+
+
+class OnnxBinding(_Strict):
+    """How request fields map onto the ONNX graph's inputs and outputs."""
+
+    inputs: dict[str, str] = Field(description="feature name -> ONNX input name")
+    input_dtypes: dict[str, Literal["float32", "float64", "string", "int64"]]
+    label_output: str | None = None
+    probability_output: str | None = None
+    value_output: str | None = None
+
+
+class ExplainSpec(_Strict):
+    method: Literal["shap-permutation", "none"] = "shap-permutation"
+    background: str | None = Field(default=None, description="path inside the bundle of the background sample (JSON)")
+    global_importance: dict[str, float] = Field(default_factory=dict)
+
+
+class ModelSpec(_Strict):
+    """spec.json of a bundle."""
+
+    format: int = SPEC_FORMAT
+    kind: str
+    task: Literal["classification", "regression"]
+    estimator: str = Field(description="the candidate chosen by cross-validation")
+    inputs: list[FeatureSpec]
+    output: OutputSpec
+    onnx: OnnxBinding
+    explain: ExplainSpec = ExplainSpec()
+    versions: dict[str, str] = Field(default_factory=dict, description="medmaas and library versions at training")
+    extra: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
+
+    def feature(self, name: str) -> FeatureSpec | None:
+        for f in self.inputs:
+            if f.name == name:
+                return f
+        return None

@@ -1,0 +1,1 @@
+"""The command line: a typer wrapper over the same core functions the API calls."""

@@ -1,0 +1,81 @@
+"""``medmaas init`` and ``medmaas serve``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from medmaas.cli.context import Context, console
+
+
+def _first_key(c: Context, host: str, port: int) -> None:
+    plaintext = c.keys.bootstrap_admin()
+    if plaintext is None:
+        return
+    from medmaas.audit import AuditEvent
+
+    c.audit.append(AuditEvent(actor=c.actor, role="admin", action="key.create", project="default",
+                              resource=plaintext.split("_")[1], outcome="ok", detail={"role": "admin", "bootstrap": True}))
+    console.print("\n[bold]Your admin API key[/bold] (shown once; store it now, it is kept only as a keyed hash):")
+    print(f"\n    {plaintext}\n", flush=True)
+    console.print("Use it like this:", highlight=False)
+    print(f'    export MEDMAAS_KEY={plaintext}\n'
+          f'    curl -H "Authorization: Bearer $MEDMAAS_KEY" http://{host}:{port}/v1/models\n'
+          f"    medmaas keys create --name alice --role clinician   # keys for other people\n", flush=True)
+
+
+def init(ctx: typer.Context,
+         builtin: Annotated[bool, typer.Option(help="train the built-in models now")] = True) -> None:
+    """Create the data directory and registry, an admin key, and the built-in models."""
+    c: Context = ctx.obj
+    c.registry  # noqa: B018 - opening runs the migrations
+    console.print(f"registry ready under {c.settings.home.resolve()}")
+    _first_key(c, c.settings.host, c.settings.port)
+    if builtin:
+        from medmaas.builtin.build import build_one, missing_builtins
+        from medmaas.cli.progress import progress_bar
+
+        for model in missing_builtins(c.registry):
+            job = c.registry.create_job(f"build {model.name}", model_name=model.name)
+            with progress_bar(model.name) as progress:
+                version = build_one(model, c.registry, c.audit, progress)
+            c.registry.update_job(job, progress=1.0, message=f"registered version {version}",
+                                  status="succeeded")
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
+    builtin: Annotated[bool, typer.Option(help="build missing built-in models in the background")] = True,
+    workers: Annotated[int, typer.Option(min=1, max=1, help="one process; scale out with Ray")] = 1,
+) -> None:
+    """Run the HTTP service. The first start prints an admin API key once."""
+    import uvicorn
+
+    from medmaas.api.app import create_app
+    from medmaas.cli.context import configure_logging
+
+    c: Context = ctx.obj
+    settings = c.settings
+    host = host or settings.host
+    port = port or settings.port
+    configure_logging(settings.log_level)
+    c.registry  # noqa: B018 - migrations before the first request
+    _first_key(c, host, port)
+
+    def start_builds(state: object) -> None:
+        if builtin:
+            from medmaas.builtin.build import build_in_background
+
+            if build_in_background(state.registry, state.audit) is not None:  # type: ignore[attr-defined]
+                console.print("building built-in models in the background; "
+                              "`medmaas models list` shows their progress")
+
+    app = create_app(settings, on_startup=start_builds)
+    scheme = "https" if settings.tls_certfile else "http"
+    console.print(f"medmaas serving on {scheme}://{host}:{port} (API docs at /docs)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
+                ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None)

@@ -1,0 +1,175 @@
+"""``medmaas train``, ``evaluate`` and ``predict``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from medmaas.cli.context import Context, console, print_json
+from medmaas.cli.progress import progress_bar
+from medmaas.exceptions import InvalidInputError
+
+TASKS = ("classification", "regression")
+
+
+def train(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Argument(help="CSV or Parquet file, one row per patient, with a header")],
+    target: Annotated[str, typer.Option(help="the column to predict")],
+    name: Annotated[str, typer.Option(help="model name, e.g. sepsis-risk")],
+    task: Annotated[str | None, typer.Option(help="classification or regression (default: inferred)")] = None,
+    candidates: Annotated[str | None, typer.Option(help="comma-separated subset of candidates")] = None,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="cross-validation folds")] = 5,
+    test_size: Annotated[float, typer.Option(min=0.05, max=0.5, help="hold-out fraction")] = 0.2,
+    select_k: Annotated[int | None, typer.Option(min=1, help="keep the k most associated features")] = None,
+    drop: Annotated[list[str] | None, typer.Option(help="a column not to use (repeatable)")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    bootstrap: Annotated[int, typer.Option(min=100, help="bootstrap resamples for CIs")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Train, evaluate and register a model from a table."""
+    from medmaas.audit import AuditEvent
+    from medmaas.kinds import get_kind
+    from medmaas.training.train import TrainOptions, train_model
+
+    c: Context = ctx.obj
+    if task is not None and task not in TASKS:
+        raise InvalidInputError(f"--task must be one of {', '.join(TASKS)}; got {task!r}")
+    dataset = get_kind("tabular").read(data, target=target, name=name, task=task, cv_folds=folds,
+                                       drop=list(drop or []))
+    if not as_json:
+        for warning in dataset.warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    options = TrainOptions(candidates=candidates.split(",") if candidates else None, cv_folds=folds,
+                           test_size=test_size, select_k=select_k, seed=seed, n_boot=bootstrap)
+    with progress_bar(f"training {name}", enabled=not as_json) as progress:
+        result = train_model(dataset, name=name, options=options, registry=c.registry, actor=c.actor,
+                             progress=progress)
+    c.audit.append(AuditEvent(actor=c.actor, role="admin", action="model.register", project="default",
+                              resource=name, version=result.version, outcome="ok",
+                              detail={"estimator": result.estimator}))
+    if as_json:
+        out = asdict(result)
+        out.pop("bundle_dir", None)
+        print_json(out)
+        return
+    info = c.registry.resolve(name, result.version)
+    _print_metrics(info.card)
+    console.print(f"registered [bold]{name}[/bold] version {result.version} ({result.estimator}, "
+                  f"{result.seconds:.1f}s); ONNX parity max diff {result.parity_max_diff:.1e}")
+    console.print(f"promote it with: medmaas models promote {name} {result.version} --stage production")
+
+
+def _print_metrics(card: dict) -> None:  # type: ignore[type-arg]
+    table = Table(title="hold-out metrics (95% bootstrap CI)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("95% CI", justify="right")
+    for key, m in card.get("evaluation", {}).get("metrics", {}).items():
+        if m.get("value") is None:
+            continue
+        ci = f"{m['ci_low']:.3f}–{m['ci_high']:.3f}" if m.get("ci_low") is not None else ""
+        table.add_row(key, f"{m['value']:.3f}", ci)
+    console.print(table)
+
+
+def predict(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="model name")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of patients")],
+    version: Annotated[str | None, typer.Option(help="version, stage or alias (default: production, else latest)")] = None,
+    output: Annotated[Path | None, typer.Option(help="write predictions to this CSV")] = None,
+    explain: Annotated[bool, typer.Option(help="add the top contributions per row")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Predict for every row of a file with a registered model (runs locally through ONNX)."""
+    import pandas as pd
+
+    from medmaas.audit import AuditEvent, hash_input
+    from medmaas.data.readers import read_table
+    from medmaas.data.records import frame_to_records
+    from medmaas.runtime.loaded import load_bundle
+
+    c: Context = ctx.obj
+    ref = int(version) if version and version.isdigit() else version
+    info = c.registry.resolve(name, ref)
+    model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
+    rows = frame_to_records(read_table(input))
+    batch = model.decode({"rows": rows})
+    predictions = model.predict(batch)
+    if explain:
+        for item, expl in zip(predictions, model.explain(batch, 5), strict=True):
+            item["explanation"] = expl
+    c.audit.append(AuditEvent(actor=c.actor, role="admin", action="model.predict", project="default",
+                              resource=name, version=info.version, outcome="ok",
+                              input_sha256=hash_input(rows), detail={"rows": len(rows)}))
+    if output is not None:
+        flat = [{k: v for k, v in p.items() if not isinstance(v, dict | list)} |
+                {f"p_{k}": v for k, v in p.get("probabilities", {}).items()} for p in predictions]
+        pd.DataFrame(flat).to_csv(output, index=False)
+        console.print(f"wrote {len(flat)} predictions to {output}")
+    elif as_json:
+        print_json({"model": name, "version": info.version, "predictions": predictions})
+    else:
+        table = Table(title=f"{name} v{info.version}")
+        table.add_column("row", justify="right")
+        table.add_column("prediction")
+        table.add_column("probability / interval", justify="right")
+        table.add_column("warnings")
+        for i, p in enumerate(predictions):
+            detail = (f"{p['probability']:.3f}" if "probability" in p
+                      else f"[{p['interval'][0]:.1f}, {p['interval'][1]:.1f}]" if "interval" in p else "")
+            table.add_row(str(i), str(p["prediction"]), detail, "; ".join(p.get("warnings", [])))
+        console.print(table)
+
+
+def evaluate(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="model name")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="labelled CSV/Parquet (external validation)")],
+    version: Annotated[str | None, typer.Option(help="version, stage or alias")] = None,
+    bootstrap: Annotated[int, typer.Option(min=100)] = 1000,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Evaluate a registered model on new labelled data, with bootstrap CIs."""
+    import numpy as np
+
+    from medmaas.data.readers import read_table
+    from medmaas.data.records import frame_to_records
+    from medmaas.metrics.evaluate import evaluate as evaluate_predictions
+    from medmaas.runtime.loaded import load_bundle
+
+    c: Context = ctx.obj
+    ref = int(version) if version and version.isdigit() else version
+    info = c.registry.resolve(name, ref)
+    model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
+    spec = model.spec
+    frame = read_table(input)
+    target = spec.output.target
+    if target not in frame.columns:
+        raise InvalidInputError(f"the file has no column {target!r}, the target this model predicts")
+    labels = frame.pop(target)
+    frame = frame[[f.name for f in spec.inputs if f.name in frame.columns]]
+    batch = model.decode({"rows": frame_to_records(frame)})
+    scores = model.kind.scores(spec, model.run(batch.feeds))
+    if spec.task == "classification":
+        classes = spec.output.classes or []
+        text = labels.astype(str).str.strip()
+        unknown = sorted(set(text) - set(classes))
+        if unknown:
+            raise InvalidInputError(f"target values {unknown[:5]} are not classes of this model ({classes})")
+        y = np.array([classes.index(v) for v in text])
+    else:
+        classes = []
+        y = labels.astype(float).to_numpy()
+    evaluation = evaluate_predictions(spec.task, y, scores, classes=classes, threshold=spec.output.threshold,
+                                      n_boot=bootstrap, seed=0, split_description=f"external file {input.name}",
+                                      n_train=0)
+    if as_json:
+        print_json(evaluation.model_dump(mode="json"))
+    else:
+        _print_metrics({"evaluation": evaluation.model_dump(mode="json")})

@@ -1,0 +1,1 @@
+"""Explanations: SHAP feature contributions for tabular models."""

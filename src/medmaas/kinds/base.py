@@ -1,0 +1,165 @@
+"""The kind protocol: what every modality implements, and the registry of kinds.
+
+A kind has two sides. The training side (``read``, ``fit``, ``predict_native``, ``export``)
+may use the heavy stacks in ``medmaas[train]``. The serving side (``decode``, ``encode``,
+``explain``) is made of classmethods that need only the bundle's ``spec.json``, onnxruntime and
+numpy, so a server can load any bundle without the training stack and without executing code
+from the bundle.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import numpy as np
+
+from medmaas.exceptions import ConflictError, NotFoundError
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from medmaas.bundle.spec import ModelSpec
+    from medmaas.data.dataset import Dataset
+
+#: progress(message, fraction in [0, 1]); callers wire it to a rich bar or to a build job.
+Progress = Callable[[str, float], None]
+
+
+def no_progress(message: str, fraction: float) -> None:
+    """The progress sink used when nobody is watching."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A decoded request: ONNX feeds for ``n`` samples plus what explain needs to name them."""
+
+    feeds: dict[str, np.ndarray]
+    n: int
+    records: list[dict[str, Any]]
+    warnings: list[list[str]]
+
+
+class InferenceFn:
+    """Anything that runs a bundle's ONNX graph: ``fn(feeds) -> {output name: array}``."""
+
+    def __call__(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Kind(ABC):
+    """One modality. Constructors only store their arguments; ``fit`` returns self and sets
+    learned state in attributes ending with ``_``."""
+
+    name: ClassVar[str]
+    tasks: ClassVar[tuple[str, ...]]
+
+    # ---- training side -------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def read(cls, source: Path | bytes, *, target: str, name: str, task: str | None = None,
+             **options: Any) -> Dataset:
+        """Read and validate a source into a Dataset; DataError with a clear message otherwise."""
+
+    @abstractmethod
+    def split(self, dataset: Dataset) -> tuple[Dataset, Dataset, str]:
+        """Hold-out split: (train, test, a sentence describing how it was drawn)."""
+
+    @abstractmethod
+    def fit(self, dataset: Dataset, progress: Progress = no_progress) -> Self:
+        """Select a candidate by cross-validation on ``dataset`` and refit it on all of it."""
+
+    @abstractmethod
+    def predict_native(self, dataset: Dataset) -> np.ndarray:
+        """Predictions of the fitted model in the training framework: P(class) (n, k) or values (n,)."""
+
+    @abstractmethod
+    def export(self, directory: Path, dataset: Dataset) -> ModelSpec:
+        """Write model.onnx (and any kind files) into ``directory``; return the spec."""
+
+    @abstractmethod
+    def onnx_inputs(self, dataset: Dataset) -> Batch:
+        """The ONNX feeds for a dataset's samples, used for the parity check and for explain."""
+
+    def subgroups(self, dataset: Dataset) -> dict[str, np.ndarray]:
+        """Variables to report hold-out metrics within (sex, age band, ...); none by default."""
+        return {}
+
+    def extra_card(self) -> dict[str, Any]:
+        """Kind-specific facts for the model card (limitations, preprocessing); none by default."""
+        return {}
+
+    # ---- serving side: spec only, no training stack ----------------------------------
+    @classmethod
+    @abstractmethod
+    def decode(cls, spec: ModelSpec, payload: Any) -> Batch:
+        """Validate a request payload against the spec; SchemaError naming the field otherwise."""
+
+    @classmethod
+    @abstractmethod
+    def encode(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
+        """Turn ONNX outputs into one JSON-ready prediction per sample."""
+
+    @classmethod
+    @abstractmethod
+    def scores(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """ONNX outputs as the same array ``predict_native`` returns (for parity and metrics)."""
+
+    @classmethod
+    @abstractmethod
+    def explain(cls, spec: ModelSpec, bundle_dir: Path, run: InferenceFn, batch: Batch,
+                top_k: int = 10) -> list[dict[str, Any]]:
+        """Per-sample explanations (feature contributions, saliency, ...)."""
+
+    @classmethod
+    def global_importance(cls, spec: ModelSpec, bundle_dir: Path, run: InferenceFn,
+                          batch: Batch) -> dict[str, float]:
+        """Importance of each input over a sample; empty where the kind has no such notion."""
+        return {}
+
+
+K = TypeVar("K", bound=type[Kind])
+_KINDS: dict[str, type[Kind]] = {}
+
+
+def register_kind(name: str) -> Callable[[K], K]:
+    """Class decorator: make a kind available under ``name``; duplicate names raise.
+
+    >>> @register_kind("example")  # doctest: +SKIP
+    ... class ExampleKind(Kind): ...
+    """
+
+    def decorate(cls: K) -> K:
+        if name in _KINDS and _KINDS[name] is not cls:
+            raise ConflictError(f"kind '{name}' is already registered by {_KINDS[name].__qualname__}")
+        cls.name = name
+        _KINDS[name] = cls
+        return cls
+
+    return decorate
+
+
+def get_kind(name: str) -> type[Kind]:
+    """The kind class registered under ``name``.
+
+    >>> get_kind("tabular").name
+    'tabular'
+    """
+    _load_builtin_kinds()
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise NotFoundError(f"unknown kind '{name}'; known kinds: {', '.join(sorted(_KINDS))}") from None
+
+
+def kind_names() -> Sequence[str]:
+    _load_builtin_kinds()
+    return sorted(_KINDS)
+
+
+def _load_builtin_kinds() -> None:
+    # Importing a kind's package registers it; the modules import heavy stacks only inside fit.
+    import medmaas.kinds.tabular  # noqa: F401

@@ -1,0 +1,75 @@
+"""Service settings: one pydantic-settings model read from ``MEDMAAS_*`` variables.
+
+The library never reads the environment by itself; the CLI and the app build a ``Settings``
+once and pass it down.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FILE = "server.secret"
+
+
+class Settings(BaseSettings):
+    """Everything the service needs to start; each field is ``MEDMAAS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDMAAS_", extra="ignore")
+
+    home: Path = Field(default=Path(".medmaas"), description="data directory: registry, artifacts, secret")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under home if unset")
+    secret_key: str | None = Field(
+        default=None,
+        description="server secret for keyed key hashes; generated into home/server.secret if unset",
+    )
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_rows: int = Field(default=10_000, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key is not None and len(self.secret_key) < 32:
+            raise ValueError("MEDMAAS_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.home / "registry.db"
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.home / "artifacts"
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path.resolve()}"
+
+    def resolved_secret(self) -> bytes:
+        """The server secret: from the setting, else from home/server.secret, created once (0600)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.home / SECRET_FILE
+        if not path.exists():
+            if self.environment == "production":
+                raise ValueError("set MEDMAAS_SECRET_KEY in production; refusing to generate one")
+            self.home.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two processes starting at once must not each write a different secret.
+            try:
+                import os
+
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
+            except FileExistsError:
+                pass
+        return path.read_text().strip().encode()
