@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import ORJSONResponse
 
 from medmaas import __version__
 from medmaas.api import errors
@@ -54,7 +53,6 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         description="Medical Model-as-a-Service: validated, explainable models behind an audited API. "
                     "Authenticate with `Authorization: Bearer <API key>`.",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     errors.install(app)
     if settings.cors_origins:

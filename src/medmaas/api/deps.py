@@ -54,8 +54,9 @@ def allowed(action: str) -> Any:
             require(principal, action)
         except PermissionDeniedError:
             state.audit.append(AuditEvent(
-                actor=principal.key_id, role=principal.role, action=action, project=principal.project,
-                resource=request.url.path, outcome="denied",
+                actor=principal.key_id, role=principal.role, action="auth.denied",
+                project=principal.project, resource=request.url.path[:300], outcome="denied",
+                detail={"permission": action, "method": request.method},
             ))
             raise
         return principal

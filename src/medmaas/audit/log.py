@@ -155,16 +155,20 @@ class AuditLog:
         anchor_seen = False
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=1000).execute(query)
-            for row in result:
-                problem = _check_row(row, expected_seq, prev_hash)
-                if problem is not None:
-                    return VerifyReport(False, checked, row.seq, problem, row.seq, row.hash)
-                if anchor is not None and row.seq == anchor[0]:
-                    if row.hash != anchor[1]:
-                        reason = f"event {row.seq} does not match the anchor recorded for it"
-                        return VerifyReport(False, checked, row.seq, reason, row.seq, row.hash)
-                    anchor_seen = True
-                prev_hash, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
+            try:
+                for row in result:
+                    problem = _check_row(row, expected_seq, prev_hash)
+                    if problem is not None:
+                        return VerifyReport(False, checked, row.seq, problem, row.seq, row.hash)
+                    if anchor is not None and row.seq == anchor[0]:
+                        if row.hash != anchor[1]:
+                            reason = f"event {row.seq} does not match the anchor recorded for it"
+                            return VerifyReport(False, checked, row.seq, reason, row.seq, row.hash)
+                        anchor_seen = True
+                    prev_hash, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
+            finally:
+                # Stopping early must close the server-side cursor that streams the rows.
+                result.close()
         last_seq = expected_seq - 1 if checked else None
         last_hash = prev_hash if checked else None
         if anchor is not None and not anchor_seen:

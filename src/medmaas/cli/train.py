@@ -91,15 +91,14 @@ def predict(
 
     from medmaas.audit import AuditEvent, hash_input
     from medmaas.data.readers import read_table
-    from medmaas.data.records import frame_to_records
     from medmaas.runtime.loaded import load_bundle
 
     c: Context = ctx.obj
     ref = int(version) if version and version.isdigit() else version
     info = c.registry.resolve(name, ref)
     model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
-    rows = frame_to_records(read_table(input))
-    batch = model.decode({"rows": rows})
+    batch = model.decode(read_table(input))
+    rows = batch.records
     predictions = model.predict(batch)
     if explain:
         for item, expl in zip(predictions, model.explain(batch, 5), strict=True):
@@ -139,7 +138,6 @@ def evaluate(
     import numpy as np
 
     from medmaas.data.readers import read_table
-    from medmaas.data.records import frame_to_records
     from medmaas.metrics.evaluate import evaluate as evaluate_predictions
     from medmaas.runtime.loaded import load_bundle
 
@@ -154,7 +152,7 @@ def evaluate(
         raise InvalidInputError(f"the file has no column {target!r}, the target this model predicts")
     labels = frame.pop(target)
     frame = frame[[f.name for f in spec.inputs if f.name in frame.columns]]
-    batch = model.decode({"rows": frame_to_records(frame)})
+    batch = model.decode(frame)
     scores = model.kind.scores(spec, model.run(batch.feeds))
     if spec.task == "classification":
         classes = spec.output.classes or []

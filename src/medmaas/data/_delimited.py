@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 import pandas as pd
 
 from medmaas.data._header import clean_header, header_looks_like_data
-from medmaas.data._text import clean_cell, text_dtype
+from medmaas.data._text import clean_text_series, text_dtype
 from medmaas.exceptions import DataError
 
 #: Delimiters tried when none is given, in order of preference on a tie.
@@ -85,14 +85,14 @@ def read_delimited(
         raise DataError(f"the delimiter must be one character; got {delimiter!r}")
     # Data rows count from 1 below the header, as a user counts them; without a header row the
     # first line is already data row 1.
-    rows = _rows(text, delimiter, label, first_row=1 if names is not None else 0)
+    numbered_rows = _rows(text, delimiter, label, first_row=1 if names is not None else 0)
 
     if names is not None:
         header = clean_header(names, label)
         width = raw_width = len(header)
     else:
         try:
-            _, _, raw_header = next(rows)
+            _, _, raw_header = next(numbered_rows)
         except StopIteration:
             raise DataError(f"'{label}' is empty") from None
         # A trailing delimiter on every line ("a,b,c,") gives a last column with no name; it is
@@ -109,9 +109,11 @@ def read_delimited(
             )
         raw_width = len(raw_header)
 
-    columns: list[list[object]] = [[] for _ in header]
-    n_rows = 0
-    for row_number, line_number, fields in rows:
+    rows: list[list[str]] = []
+    for row_number, line_number, fields in numbered_rows:
+        if len(fields) == width:  # the common case, kept cheap for large uploads
+            rows.append(fields)
+            continue
         n_fields = len(fields)
         while len(fields) > width and not fields[-1].strip():
             fields.pop()
@@ -125,14 +127,13 @@ def read_delimited(
                 f"row {row_number} has {n_fields} fields; the header has {width} "
                 f"(line {line_number} of '{label}')"
             )
-        for column, value in zip(columns, fields, strict=True):
-            column.append(clean_cell(value))
-        n_rows += 1
-    if n_rows == 0:
+        rows.append(fields)
+    if not rows:
         raise DataError(f"'{label}' has a header row but no data rows")
+    columns = zip(*rows, strict=True)
     return pd.DataFrame(
         {
-            name: pd.Series(values, dtype=text_dtype())
+            name: clean_text_series(pd.Series(values, dtype=text_dtype()))
             for name, values in zip(header, columns, strict=True)
         }
     )

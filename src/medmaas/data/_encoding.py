@@ -75,9 +75,7 @@ def _reject_non_table_text(sample: str, label: str) -> None:
     if not sample:
         return
     controls = sum(
-        1
-        for ch in sample
-        if (ord(ch) < 32 and ch not in "\t\n\r\f\v") or 0x7F <= ord(ch) < 0xA0
+        1 for ch in sample if (ord(ch) < 32 and ch not in "\t\n\r\f\v") or 0x7F <= ord(ch) < 0xA0
     )
     if controls / len(sample) > _MAX_CONTROL_FRACTION:
         raise DataError(

@@ -106,9 +106,7 @@ def _parse_header(lines: list[str], name: str) -> tuple[list[ArffAttribute], int
         if keyword == "@attribute":
             attributes.append(_parse_attribute(line, index + 1, name))
         elif keyword not in ("@relation", "@end"):
-            raise DataError(
-                f"'{name}' line {index + 1} is not an ARFF header line: {line[:60]!r}"
-            )
+            raise DataError(f"'{name}' line {index + 1} is not an ARFF header line: {line[:60]!r}")
     raise DataError(f"'{name}' is not an ARFF file: it has no @data section")
 
 
@@ -145,6 +143,5 @@ def _check_number(value: str, column: str, row: int, line: int, name: str) -> No
         float(value)
     except ValueError:
         raise DataError(
-            f"attribute '{column}' is numeric but row {row} has {value!r} "
-            f"(line {line} of '{name}')"
+            f"attribute '{column}' is numeric but row {row} has {value!r} (line {line} of '{name}')"
         ) from None

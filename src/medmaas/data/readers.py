@@ -50,9 +50,9 @@ def read_table(
 
     Args:
         path_or_bytes: a file path, or the file's bytes.
-        name: the file name to report in errors and to take the format from; for bytes it is
-            the uploaded file's name (without one, Parquet is recognised by its magic bytes and
-            anything else is read as delimited text).
+        name: for bytes, the uploaded file's name: its extension picks the format and it is
+            named in errors (without one, Parquet is recognised by its magic bytes and anything
+            else is read as delimited text). Ignored for a path, which names itself.
         delimiter: the field separator; sniffed (comma, semicolon, tab, pipe) when None.
         max_bytes: refuse larger files with PayloadTooLargeError before reading them.
         names: column names for a delimited file that has no header row.
@@ -90,11 +90,11 @@ def _load(
         _check_size(len(raw), max_bytes, label)
         return raw, label
     if not isinstance(source, str | os.PathLike):
-        raise DataError(
-            f"read_table needs a file path or bytes; got {type(source).__name__}"
-        )
+        raise DataError(f"read_table needs a file path or bytes; got {type(source).__name__}")
     path = Path(source)
-    label = name or path.name
+    # A file is named by its own path in messages and typed by its own extension; ``name`` is
+    # for payloads, which have no path.
+    label = path.name
     try:
         # Size first, from the file system: an oversized file is refused before it is read.
         size = path.stat().st_size

@@ -16,7 +16,7 @@ import pandas as pd
 from medmaas.data._features import prepare_feature
 from medmaas.data._target import check_class_sizes, prepare_target
 from medmaas.data._text import clean_text_series, is_text_dtype
-from medmaas.data.dataset import Task, TabularDataset, frame_sha256
+from medmaas.data.dataset import TabularDataset, Task, frame_sha256
 from medmaas.exceptions import DataError, InvalidInputError
 
 _TASKS = ("classification", "regression")
@@ -133,7 +133,9 @@ def _check_arguments(frame: object, task: object, cv_folds: object, min_rows: ob
     if not isinstance(frame, pd.DataFrame):
         raise InvalidInputError(f"frame must be a pandas DataFrame; got {type(frame).__name__}")
     if task is not None and task not in _TASKS:
-        raise InvalidInputError(f"task must be 'classification', 'regression' or None; got {task!r}")
+        raise InvalidInputError(
+            f"task must be 'classification', 'regression' or None; got {task!r}"
+        )
     if not isinstance(cv_folds, int) or isinstance(cv_folds, bool) or cv_folds < 2:
         raise InvalidInputError(f"cv_folds must be an integer of at least 2; got {cv_folds!r}")
     if not isinstance(min_rows, int) or isinstance(min_rows, bool) or min_rows < 1:

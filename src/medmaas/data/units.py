@@ -37,8 +37,11 @@ _WDBC_STATISTICS: dict[str, str] = {
 def _wdbc() -> dict[str, dict[str, str]]:
     # Features are computed from a digitised image of a fine-needle aspirate of a breast mass;
     # lengths and areas are in image units, which the source does not state.
+    # Named as in scikit-learn: "mean radius", "radius error", "worst radius".
     columns = {
-        f"{statistic} {measure}": {"description": f"nucleus {what}; {how}"}
+        (f"{measure} error" if statistic == "error" else f"{statistic} {measure}"): {
+            "description": f"nucleus {what}; {how}"
+        }
         for statistic, how in _WDBC_STATISTICS.items()
         for measure, what in _WDBC_MEASURES.items()
     }

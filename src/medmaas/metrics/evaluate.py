@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix
 
 from medmaas.bundle.card import Evaluation, MetricValue, SubgroupResult
@@ -55,7 +56,9 @@ def evaluate(
     (n, k) probability table for k > 2, or the predicted values for regression. ``threshold``
     (binary only, default 0.5) is the operating point; choose it on out-of-fold training
     predictions (``youden_threshold``), never on these rows. Binary and multiclass metrics
-    include ``ece``, the expected calibration error (top-label for k > 2). ``groups`` maps a
+    include ``ece``, the expected calibration error (top-label for k > 2). A proportion whose
+    bootstrap interval collapses to a point (all positives detected, say) gets its Wilson score
+    interval instead, so 72/72 reads 0.95-1.00, not 1.00-1.00. ``groups`` maps a
     variable name to one value per row; subgroups with fewer than 10 rows or a single class are
     reported with their size and no metrics.
 
@@ -77,6 +80,7 @@ def evaluate(
         stratify = False
         calibration: dict[str, list[float]] = {}
         matrix = None
+        called: np.ndarray | None = None
     elif task == "classification":
         if len(classes) < 2:
             raise InvalidInputError(
@@ -106,9 +110,9 @@ def evaluate(
     else:
         raise InvalidInputError(f"task must be 'classification' or 'regression'; got {task!r}")
 
-    metrics = bootstrap_ci(metric_fn, y, score, n_boot=n_boot, seed=seed, stratify=stratify)
+    metrics = _estimate(metric_fn, y, score, called, n_boot=n_boot, seed=seed, stratify=stratify)
     subgroups = _subgroups(
-        groups or {}, y, score, metric_fn, list(metrics), task, n_boot=n_boot, seed=seed
+        groups or {}, y, score, called, metric_fn, list(metrics), task, n_boot=n_boot, seed=seed
     )
     return Evaluation(
         split=split_description,
@@ -120,6 +124,51 @@ def evaluate(
         threshold=threshold,
         subgroups=subgroups,
     )
+
+
+def _estimate(
+    metric_fn: MetricFn,
+    y: np.ndarray,
+    score: np.ndarray,
+    called: np.ndarray | None,
+    *,
+    n_boot: int,
+    seed: int,
+    stratify: bool,
+) -> dict[str, MetricValue]:
+    metrics = bootstrap_ci(metric_fn, y, score, n_boot=n_boot, seed=seed, stratify=stratify)
+    if called is not None:
+        _wilson_where_collapsed(metrics, y, called)
+    return metrics
+
+
+def _wilson_where_collapsed(metrics: dict[str, MetricValue], y: np.ndarray, called: np.ndarray) -> None:
+    """Replace a zero-width bootstrap interval of a proportion by its Wilson score interval.
+
+    When every positive is detected, every (stratified) resample detects every positive too, and
+    the percentile interval reads "1.000 (95% CI 1.000-1.000)": certainty the data do not give.
+    72 of 72 supports a sensitivity down to about 0.95, which is what the Wilson interval says.
+    """
+    right = called == y
+    n = y.shape[0]
+    counts = {"accuracy": (int(np.count_nonzero(right)), n)}
+    if metrics.keys() >= {"sensitivity", "specificity", "ppv", "npv"}:
+        positive, yes = y == 1, called == 1
+        tp = int(np.count_nonzero(yes & positive))
+        tn = int(np.count_nonzero(~yes & ~positive))
+        n_pos, n_yes = int(np.count_nonzero(positive)), int(np.count_nonzero(yes))
+        counts |= {
+            "sensitivity": (tp, n_pos),
+            "specificity": (tn, n - n_pos),
+            "ppv": (tp, n_yes),
+            "npv": (tn, n - n_yes),
+        }
+    for key, (hits, total) in counts.items():
+        mv = metrics.get(key)
+        if mv is None or mv.value is None or mv.ci_low is None or mv.ci_low != mv.ci_high or not total:
+            continue
+        ci = binomtest(hits, total).proportion_ci(confidence_level=0.95, method="wilson")
+        metrics[key] = MetricValue(value=mv.value, ci_low=float(ci.low), ci_high=float(ci.high))
 
 
 def _binary_scores(scores: ArrayLike, n_rows: int) -> np.ndarray:
@@ -151,6 +200,7 @@ def _subgroups(
     groups: Mapping[str, ArrayLike],
     y: np.ndarray,
     score: np.ndarray,
+    called: np.ndarray | None,
     metric_fn: MetricFn,
     keys: list[str],
     task: Task,
@@ -168,10 +218,11 @@ def _subgroups(
                 task == "regression" or np.unique(y[rows]).size > 1
             )
             if estimable:
-                metrics = bootstrap_ci(
+                metrics = _estimate(
                     metric_fn,
                     y[rows],
                     score[rows],
+                    None if called is None else called[rows],
                     n_boot=n_boot,
                     seed=seed,
                     stratify=task == "classification",

@@ -27,6 +27,7 @@ optional_import("matplotlib", "train")
 
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve  # noqa: E402
 
 from medmaas.metrics.calibration import expected_calibration_error, reliability_curve  # noqa: E402
@@ -218,6 +219,10 @@ def importance_png(
     ax.barh(range(len(vals)), vals, color=colours)
     ax.set_yticks(range(len(vals)), labels=names)
     ax.axvline(0, color="black", linewidth=0.8)
+    if (vals < 0).any():
+        # Signed importances (e.g. coefficients): say which colour is which direction.
+        ax.legend(handles=[Patch(color=PALETTE[0], label="positive"), Patch(color=PALETTE[1], label="negative")],
+                  loc="lower right", fontsize=LEGEND_SIZE)
     shown = f"top {len(vals)} of {len(importance)}" if len(importance) > len(vals) else f"{len(vals)} features"
     _labels(ax, f"{title} ({shown})", xlabel, "")
     ax.grid(axis="y", visible=False)

@@ -62,8 +62,9 @@ def select_candidate(
 ) -> tuple[str, list[CandidateScore]]:
     """Score each candidate pipeline on the same folds; return the best name and all scores.
 
-    Ties are broken by the order of ``names`` (simplest model first), so a linear model wins
-    over a network that is not better.
+    The one-standard-error rule picks among them: the first candidate in ``names`` (simplest
+    first) whose mean score is within one standard error of the best mean. A network that beats
+    a linear model by less than the fold-to-fold noise is not better, only harder to explain.
     """
     from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -93,7 +94,9 @@ def select_candidate(
             step += 1
         scores.append(CandidateScore(name, metric_name(task), fold_scores,
                                      time.perf_counter() - began, oof))
-    best = max(scores, key=lambda s: (round(s.mean, 4), -names.index(s.name)))
+    top = max(scores, key=lambda s: s.mean)
+    standard_error = top.std / np.sqrt(len(splits))
+    best = next(s for s in scores if s.mean >= top.mean - standard_error)
     progress(f"selected {best.name}", end)
     return best.name, scores
 

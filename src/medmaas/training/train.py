@@ -141,14 +141,14 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
                 f"Research and decision support: estimate {dataset.target_name} for patients like those "
                 f"in the training data ({dataset.source}). A clinician reviews every output."
             ),
-            training_data=dataset.summary(),
+            training_data={**dataset.summary(), "notes": list(dataset.warnings)},
             estimator=kind.estimator_,  # type: ignore[attr-defined]
             candidates=[CandidateResult(name=s.name, metric=s.metric, mean=round(s.mean, 6),
                                         std=round(s.std, 6), fit_seconds=round(s.fit_seconds, 3))
                         for s in kind.cv_scores_],  # type: ignore[attr-defined]
             evaluation=evaluation,
             global_importance=dict(list(importance.items())[:20]),
-            limitations=[*options.limitations, *dataset.warnings, *_default_limitations(dataset)],
+            limitations=[*options.limitations, *_default_limitations(dataset)],
             references=options.references,
             plots=[f"plots/{p}" for p in plots],
             trained_by=actor,

@@ -36,10 +36,11 @@ def _audit(state: Any, principal: Principal, action: str, model: LoadedModel, ro
     ))
 
 
-def _predict(state: Any, principal: Principal, model: LoadedModel, rows: list[dict[str, Any]],
+def _predict(state: Any, principal: Principal, model: LoadedModel, rows: Any,
              explain: bool, request: Request, top_k: int = 5) -> dict[str, Any]:
     _check_rows(state, len(rows))
-    batch = model.decode({"rows": rows})
+    batch = model.decode(rows if hasattr(rows, "columns") else {"rows": rows})
+    rows = batch.records
     predictions = model.predict(batch)
     if explain:
         for item, explanation in zip(predictions, model.explain(batch, top_k), strict=True):
@@ -75,7 +76,6 @@ async def predict_csv(name: str, request: Request, state: State, version: str | 
     from starlette.concurrency import run_in_threadpool
 
     from medmaas.data.readers import read_table
-    from medmaas.data.records import frame_to_records
 
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(("text/csv", "application/octet-stream", "text/plain")):
@@ -88,8 +88,7 @@ async def predict_csv(name: str, request: Request, state: State, version: str | 
             raise SchemaError(f"id_column {id_column!r} is not a column of the CSV")
         ids = frame.pop(id_column).astype(str).tolist()
     model = _model(state, principal, name, version)
-    rows = frame_to_records(frame)
-    result = await run_in_threadpool(_predict, state, principal, model, rows, False, request)
+    result = await run_in_threadpool(_predict, state, principal, model, frame, False, request)
     if ids is not None:
         for item, ident in zip(result["predictions"], ids, strict=True):
             item["id"] = ident

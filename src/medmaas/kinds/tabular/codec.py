@@ -136,3 +136,20 @@ def encode_outputs(spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Ba
         item["warnings"] = batch.warnings[i]
         results.append(item)
     return results
+
+
+def frame_rows(spec: ModelSpec, frame: Any) -> list[dict[str, Any]]:
+    """Rows of an uploaded table (CSV cells arrive as text) with numbers parsed where the spec
+    wants numbers; unparsable cells stay text so ``decode_rows`` names them."""
+    from medmaas.data.records import frame_to_records
+
+    rows = frame_to_records(frame)
+    numeric = {f.name for f in spec.inputs if f.type == "number"}
+    for row in rows:
+        for key, value in row.items():
+            if key in numeric and isinstance(value, str):
+                try:
+                    row[key] = float(value.strip())
+                except ValueError:
+                    pass
+    return rows

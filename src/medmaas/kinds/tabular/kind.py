@@ -206,6 +206,8 @@ class TabularKind(Kind):
     # ---- serving side ----------------------------------------------------------------
     @classmethod
     def decode(cls, spec: ModelSpec, payload: Any) -> Batch:
+        if hasattr(payload, "columns") and hasattr(payload, "itertuples"):  # a DataFrame upload
+            return codec.decode_rows(spec, codec.frame_rows(spec, payload))
         rows = payload.get("rows") if isinstance(payload, Mapping) else payload
         return codec.decode_rows(spec, rows)
 

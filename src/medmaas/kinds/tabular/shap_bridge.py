@@ -15,24 +15,46 @@ from medmaas.kinds.tabular.codec import MISSING_CATEGORY, scores_from_outputs
 
 
 @lru_cache(maxsize=64)
-def _background(path: str) -> np.ndarray:
+def _background_records(path: str) -> tuple[tuple[Any, ...], ...]:
     records = json.loads(Path(path).read_text())
-    return np.array([list(r.values()) for r in records], dtype=object)
+    return tuple(tuple(r.values()) for r in records)
 
 
-def _feeds(spec: ModelSpec, matrix: np.ndarray) -> dict[str, np.ndarray]:
-    feeds = {}
-    for j, f in enumerate(spec.inputs):
-        column = matrix[:, j]
-        if spec.onnx.input_dtypes[f.name] == "string":
-            feeds[spec.onnx.inputs[f.name]] = np.array(
-                [MISSING_CATEGORY if v is None else str(v) for v in column], dtype=object
-            ).reshape(-1, 1)
-        else:
-            feeds[spec.onnx.inputs[f.name]] = np.array(
-                [np.nan if v is None else v for v in column], dtype=np.float32
-            ).reshape(-1, 1)
-    return feeds
+class _Encoding:
+    """SHAP's maskers work on numbers: categories travel as integer codes into a vocabulary
+    (the training categories, then anything new a request brought)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.vocab: dict[int, list[str]] = {
+            j: [*(f.categories or []), MISSING_CATEGORY]
+            for j, f in enumerate(spec.inputs) if spec.onnx.input_dtypes[f.name] == "string"
+        }
+
+    def encode(self, rows: Any) -> np.ndarray:
+        out = np.full((len(rows), len(self.spec.inputs)), np.nan, dtype=np.float64)
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                if j in self.vocab:
+                    text = MISSING_CATEGORY if value is None else str(value)
+                    words = self.vocab[j]
+                    if text not in words:
+                        words.append(text)
+                    out[i, j] = words.index(text)
+                elif value is not None:
+                    out[i, j] = float(value)
+        return out
+
+    def feeds(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
+        feeds = {}
+        for j, f in enumerate(self.spec.inputs):
+            name = self.spec.onnx.inputs[f.name]
+            if j in self.vocab:
+                words = self.vocab[j]
+                feeds[name] = np.array([words[int(c)] for c in matrix[:, j]], dtype=object).reshape(-1, 1)
+            else:
+                feeds[name] = matrix[:, j].astype(np.float32).reshape(-1, 1)
+        return feeds
 
 
 def contributions(spec: ModelSpec, bundle_dir: Path, run: InferenceFn,
@@ -41,12 +63,14 @@ def contributions(spec: ModelSpec, bundle_dir: Path, run: InferenceFn,
     from medmaas.explain.shap_tabular import shap_values
 
     names = [f.name for f in spec.inputs]
-    rows = np.array([[r.get(n) for n in names] for r in batch.records], dtype=object)
-    background = _background(str(bundle_dir / (spec.explain.background or "explain/background.json")))
+    encoding = _Encoding(spec)
+    background = encoding.encode(_background_records(
+        str(bundle_dir / (spec.explain.background or "explain/background.json"))))
+    rows = encoding.encode([[r.get(n) for n in names] for r in batch.records])
     classes = spec.output.classes or []
 
     def predict(matrix: np.ndarray) -> Any:
-        return scores_from_outputs(spec, run(_feeds(spec, matrix)))
+        return scores_from_outputs(spec, run(encoding.feeds(matrix)))
 
     if spec.task == "regression":
         values, base = shap_values(predict, background, rows)

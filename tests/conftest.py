@@ -1,0 +1,102 @@
+"""Shared builders: a settings home in tmp, a registry with one small trained model, a client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def breast_cancer_frame() -> pd.DataFrame:
+    """WDBC with a text target, as a user's CSV would have it."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    frame = data.frame.copy()
+    frame["diagnosis"] = np.where(frame.pop("target") == 0, "malignant", "benign")
+    return frame
+
+
+def mixed_frame(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """Numeric + categorical features with missing values and a yes/no outcome."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(60, 12, n).round()
+    lactate = rng.gamma(2.0, 1.2, n).round(2)
+    sex = rng.choice(["F", "M"], n)
+    ward = rng.choice(["icu", "medical", "surgical"], n)
+    logit = 0.05 * (age - 60) + 0.9 * (lactate - 2.4) + (ward == "icu") * 1.0
+    outcome = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    frame = pd.DataFrame(
+        {"age": age, "lactate": lactate, "sex": sex, "ward": ward, "outcome": outcome}
+    )
+    frame.loc[::11, "lactate"] = np.nan
+    frame.loc[::13, "ward"] = None
+    return frame
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with one registered WDBC model (logistic regression, in production)."""
+    from medmaas.data.tabular import build_tabular_dataset
+    from medmaas.registry import Registry
+    from medmaas.settings import Settings
+    from medmaas.training.train import TrainOptions, train_model
+
+    home = tmp_path_factory.mktemp("home")
+    settings = Settings(home=home)
+    registry = Registry.open(settings)
+    dataset = build_tabular_dataset(
+        breast_cancer_frame(), "diagnosis", name="wdbc", source="sklearn"
+    )
+    result = train_model(
+        dataset,
+        name="wdbc",
+        registry=registry,
+        actor="test",
+        options=TrainOptions(candidates=["logistic-regression"], n_boot=200),
+    )
+    registry.promote("wdbc", int(result.version or 0), "production", actor="test")
+    mixed = build_tabular_dataset(mixed_frame(), "outcome", name="mixed", source="synthetic")
+    train_model(
+        mixed,
+        name="mixed",
+        registry=registry,
+        actor="test",
+        options=TrainOptions(candidates=["logistic-regression", "gradient-boosting"], n_boot=200),
+    )
+    registry.close()
+    return home
+
+
+@pytest.fixture()
+def home(trained_home: Path, tmp_path: Path) -> Path:
+    """A private copy of the trained home, so a test may change it freely."""
+    import shutil
+
+    target = tmp_path / "home"
+    shutil.copytree(trained_home, target)
+    return target
+
+
+@pytest.fixture()
+def api(home: Path) -> Iterator[tuple[object, dict[str, str]]]:
+    """(TestClient, {role: API key}) over a fresh copy of the trained home."""
+    from fastapi.testclient import TestClient
+
+    from medmaas.api.app import build_state, create_app
+    from medmaas.settings import Settings
+
+    settings = Settings(home=home, max_body_bytes=1024 * 1024, max_rows=500)
+    state = build_state(settings)
+    keys = {
+        role: state.keys.create(f"{role}-key", role, created_by="test")[0]
+        for role in ("admin", "developer", "clinician", "auditor")
+    }
+    with TestClient(create_app(settings, state=state)) as client:
+        yield client, keys
+    state.registry.close()
