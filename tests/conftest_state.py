@@ -176,7 +176,7 @@ def check_audit_tamper_detection(registry: Registry) -> None:
     assert (report.ok, report.first_bad_seq) == (False, 5)
 
 
-def check_concurrent_appends(registry: Registry, threads: int = 8, per_thread: int = 25) -> None:
+def check_concurrent_appends(registry: Registry, threads: int = 6, per_thread: int = 15) -> None:
     """Appends from many threads (each with its own AuditLog) form one unbroken chain."""
     with registry.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_events"))
@@ -251,25 +251,45 @@ def check_keys(registry: Registry) -> None:
 
 
 _APPEND_SCRIPT = """
-import sys
+import pathlib, sys, time
 from medmaas.audit import AuditEvent, AuditLog
 from medmaas.registry.db import make_engine
-log = AuditLog(make_engine(sys.argv[1]))
-for i in range(int(sys.argv[3])):
-    log.append(AuditEvent(actor=sys.argv[2], action="model.predict"))
+url, actor, count, gate = sys.argv[1], sys.argv[2], int(sys.argv[3]), pathlib.Path(sys.argv[4])
+log = AuditLog(make_engine(url))
+(gate / f"ready-{actor}").touch()
+while not (gate / "go").exists():  # start together, so the appends really interleave
+    time.sleep(0.005)
+for i in range(count):
+    log.append(AuditEvent(actor=actor, action="model.predict"))
 """
 
 
-def check_appends_from_processes(registry: Registry, processes: int = 3, each: int = 30) -> None:
+def check_appends_from_processes(
+    registry: Registry, gate: Path, processes: int = 3, each: int = 15
+) -> None:
     """Separate processes share no lock but the database's; the chain must still not fork."""
     with registry.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_events"))
     url = registry.engine.url.render_as_string(hide_password=False)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    gate.mkdir(parents=True, exist_ok=True)
     procs = [
-        subprocess.Popen([sys.executable, "-c", _APPEND_SCRIPT, url, f"p{i}", str(each)], env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", _APPEND_SCRIPT, url, f"p{i}", str(each), str(gate)], env=env
+        )
         for i in range(processes)
     ]
-    assert [proc.wait(timeout=120) for proc in procs] == [0] * processes
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(gate.glob("ready-*"))) < processes and time.monotonic() < deadline:
+            if any(proc.poll() not in (None, 0) for proc in procs):
+                break
+            time.sleep(0.01)
+        (gate / "go").touch()
+        assert [proc.wait(timeout=60) for proc in procs] == [0] * processes
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
     report = AuditLog(registry).verify()
     assert (report.ok, report.checked) == (True, processes * each)

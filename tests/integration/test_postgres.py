@@ -81,8 +81,8 @@ def test_concurrent_audit_appends(registry: Registry) -> None:
     check_concurrent_appends(registry)
 
 
-def test_audit_appends_from_processes(registry: Registry) -> None:
-    check_appends_from_processes(registry)
+def test_audit_appends_from_processes(registry: Registry, tmp_path: Path) -> None:
+    check_appends_from_processes(registry, tmp_path / "gate")
 
 
 def test_keys(registry: Registry) -> None:

@@ -80,8 +80,10 @@ def test_concurrent_appends_from_threads_keep_one_chain(registry: Registry) -> N
     check_concurrent_appends(registry)
 
 
-def test_concurrent_appends_from_processes_keep_one_chain(registry: Registry) -> None:
-    check_appends_from_processes(registry)
+def test_concurrent_appends_from_processes_keep_one_chain(
+    registry: Registry, tmp_path: Path
+) -> None:
+    check_appends_from_processes(registry, tmp_path / "gate")
 
 
 def test_a_batch_is_one_transaction_and_keeps_its_event_times(registry: Registry) -> None:

@@ -282,6 +282,16 @@ def test_arff_sparse_rows_are_refused() -> None:
         read_table(b"@relation r\n@attribute a numeric\n@data\n{0 1}\n", name="s.arff")
 
 
+def test_the_uci_ckd_arff_reads_400_rows() -> None:
+    source = SHARED / "uci_chronic_kidney_disease_full.arff"
+    if not source.exists():
+        pytest.skip("the shared CKD source is not on this machine")
+    frame = read_table(source)
+    assert frame.shape == (400, 25)
+    assert frame["class"].value_counts().to_dict() == {"ckd": 250, "notckd": 150}
+    assert set(frame["dm"].dropna()) == {"yes", "no"}  # "\tno" and " yes" in the source
+
+
 # --- a real headerless file -----------------------------------------------------------------
 
 # The attribute list of pima-indians-diabetes.names, section 7, in order.

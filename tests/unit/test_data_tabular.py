@@ -232,6 +232,15 @@ def test_regression_target_must_be_numeric() -> None:
         _build(frame, task="regression")
 
 
+def test_constant_regression_target() -> None:
+    frame = _cohort()
+    frame["outcome"] = "7.5"
+    with pytest.raises(
+        DataError, match="regression target 'outcome' has the same value in every row"
+    ):
+        _build(frame, task="regression")
+
+
 def test_bad_arguments_are_invalid_input() -> None:
     with pytest.raises(InvalidInputError, match="task must be"):
         _build(_cohort(), task="survival")

@@ -210,9 +210,13 @@ def test_evaluate_rejects_bad_input(cancer, kwargs, message):
 def test_a_proportion_at_one_gets_a_wilson_interval_not_a_point():
     y = np.array([0] * 30 + [1] * 20)
     p = np.concatenate([np.linspace(0.05, 0.45, 30), np.linspace(0.55, 0.95, 20)])
-    ev = evaluate("classification", y, p, classes=["no", "yes"], n_boot=100, split_description="s", n_train=1)
+    ev = evaluate(
+        "classification", y, p, classes=["no", "yes"], n_boot=100, split_description="s", n_train=1
+    )
     sens = ev.metrics["sensitivity"]
     assert sens.value == 1.0
     # Wilson 95% interval for 20 of 20: (0.8389, 1.0)
     assert sens.ci_low == pytest.approx(0.8389, abs=1e-4) and sens.ci_high == pytest.approx(1.0)
-    assert ev.metrics["auroc"].ci_low == pytest.approx(1.0)  # not a proportion: the bootstrap interval stands
+    assert ev.metrics["auroc"].ci_low == pytest.approx(
+        1.0
+    )  # not a proportion: the bootstrap interval stands

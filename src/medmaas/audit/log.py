@@ -13,9 +13,9 @@ import json
 import logging
 import threading
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, Row, Text, insert, select, type_coerce
+from sqlalchemy import Engine, Row, Table, Text, insert, select, type_coerce
 
 from medmaas.audit.events import (
     GENESIS_HASH,
@@ -31,7 +31,7 @@ from medmaas.registry.tables import AuditEventRow, utcnow
 
 logger = logging.getLogger(__name__)
 
-_TABLE = AuditEventRow.__table__
+_TABLE = cast(Table, AuditEventRow.__table__)
 _LOCK_NAME = "medmaas.audit"
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -180,7 +180,7 @@ class AuditLog:
         return VerifyReport(True, checked, None, f"{checked} events verified", last_seq, last_hash)
 
 
-def _check_row(row: Row[Any], expected_seq: int, prev_hash: str) -> str | None:
+def _check_row(row: Row[Any, *tuple[Any, ...]], expected_seq: int, prev_hash: str) -> str | None:
     if row.seq != expected_seq:
         return (
             f"expected event {expected_seq} but found {row.seq}: an event was deleted or renumbered"

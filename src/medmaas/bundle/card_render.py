@@ -90,8 +90,14 @@ def render_markdown(card: ModelCard, *, image_prefix: str = "") -> str:
         _evaluation(card.evaluation, classes),
     ]
     if card.global_importance:
-        parts += [f"## Global importance (top {IMPORTANCE_ROWS})", _importance(card.global_importance)]
-    parts += ["## Limitations", _bullets(card.limitations) if card.limitations else "None recorded."]
+        parts += [
+            f"## Global importance (top {IMPORTANCE_ROWS})",
+            _importance(card.global_importance),
+        ]
+    parts += [
+        "## Limitations",
+        _bullets(card.limitations) if card.limitations else "None recorded.",
+    ]
     if card.plots:
         parts += ["## Plots", _plots(card.plots, image_prefix)]
     if card.references:
@@ -111,7 +117,9 @@ def _training_data(data: Mapping[str, Any]) -> str:
     for key, value in data.items():
         if _is_record_list(value):
             shown = value[:RECORD_ROWS]
-            note = f"\n\n{len(value) - len(shown)} more not shown." if len(value) > len(shown) else ""
+            note = (
+                f"\n\n{len(value) - len(shown)} more not shown." if len(value) > len(shown) else ""
+            )
             tables.append(f"**{_label(key)}** ({len(value)})\n\n{_records(shown)}{note}")
         else:
             scalar_rows.append([_label(key), _value(value)])
@@ -169,9 +177,14 @@ def _evaluation(ev: Evaluation, classes: Sequence[str]) -> str:
 
 
 def _confusion(matrix: list[list[int]], classes: Sequence[str]) -> str:
-    names = list(classes) if len(classes) == len(matrix) else [f"class {i}" for i in range(len(matrix))]
+    names = (
+        list(classes) if len(classes) == len(matrix) else [f"class {i}" for i in range(len(matrix))]
+    )
     header = ["True \\ predicted", *(_text(n) for n in names)]
-    rows = [[f"**{_text(name)}**", *(str(v) for v in row)] for name, row in zip(names, matrix, strict=True)]
+    rows = [
+        [f"**{_text(name)}**", *(str(v) for v in row)]
+        for name, row in zip(names, matrix, strict=True)
+    ]
     return _table(header, rows) + "\n\nRows are the true class, columns the predicted class."
 
 
@@ -179,7 +192,12 @@ def _calibration(curve: Mapping[str, list[float]]) -> str:
     rows = [
         [str(i + 1), _num(mp), _num(fp), str(int(n))]
         for i, (mp, fp, n) in enumerate(
-            zip(curve["mean_predicted"], curve["fraction_positive"], curve.get("count", []), strict=False)
+            zip(
+                curve["mean_predicted"],
+                curve["fraction_positive"],
+                curve.get("count", []),
+                strict=False,
+            )
         )
     ]
     return (
@@ -203,7 +221,10 @@ def _subgroups(ev: Evaluation) -> str:
 
 def _importance(importance: Mapping[str, float]) -> str:
     ranked = sorted(importance.items(), key=lambda kv: abs(kv[1]), reverse=True)
-    rows = [[str(i + 1), _text(name), _num(value)] for i, (name, value) in enumerate(ranked[:IMPORTANCE_ROWS])]
+    rows = [
+        [str(i + 1), _text(name), _num(value)]
+        for i, (name, value) in enumerate(ranked[:IMPORTANCE_ROWS])
+    ]
     more = len(ranked) - IMPORTANCE_ROWS
     tail = f"\n\n{more} further features not shown." if more > 0 else ""
     return _table(["Rank", "Feature", "Importance"], rows) + tail
@@ -222,7 +243,9 @@ def _provenance(card: ModelCard) -> str:
         ]
     )
     if card.versions:
-        lines += "\n\n" + _table(["Component", "Version"], [[_text(k), _text(v)] for k, v in card.versions.items()])
+        lines += "\n\n" + _table(
+            ["Component", "Version"], [[_text(k), _text(v)] for k, v in card.versions.items()]
+        )
     return lines
 
 
@@ -240,7 +263,9 @@ def _classes(card: ModelCard) -> list[str]:
 
 def _ordered(metrics: Mapping[str, MetricValue]) -> list[tuple[str, MetricValue]]:
     known = [k for k in METRIC_LABELS if k in metrics]
-    return [(k, metrics[k]) for k in known] + [(k, v) for k, v in metrics.items() if k not in METRIC_LABELS]
+    return [(k, metrics[k]) for k in known] + [
+        (k, v) for k, v in metrics.items() if k not in METRIC_LABELS
+    ]
 
 
 def _metric_label(key: str) -> str:
@@ -289,7 +314,9 @@ def _value(value: Any) -> str:
     if isinstance(value, Mapping):
         return ", ".join(f"{_text(str(k))}: {_value(v)}" for k, v in value.items()) or "none"
     if isinstance(value, list | tuple):
-        return ", ".join(_value(v) for v in value) or "none"
+        items = [_value(v) for v in value]
+        # Notes are sentences with commas of their own; keep the items apart.
+        return ("; " if any("," in item for item in items) else ", ").join(items) or "none"
     return _text(str(value))
 
 

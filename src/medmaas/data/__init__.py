@@ -1,9 +1,9 @@
 """Reading sources into validated datasets.
 
-readers.read_table          file or upload (CSV/TSV, Parquet, ARFF) -> frame of cleaned text
-tabular.build_tabular_dataset  frame -> TabularDataset (typed features, encoded target)
-builtin.load_builtin_dataset   a shipped dataset, verified by sha256, ready for training
-units.BUILTIN_COLUMN_INFO      units and meanings of the shipped datasets' columns
+- ``read_table``: a file or upload (CSV/TSV, Parquet, ARFF) to a frame of cleaned text columns.
+- ``build_tabular_dataset``: a frame to a TabularDataset (typed features, encoded target).
+- ``load_builtin_dataset``: a shipped dataset, verified by its sha256, ready for training.
+- ``BUILTIN_COLUMN_INFO``: units and meanings of the shipped datasets' columns.
 """
 
 from __future__ import annotations

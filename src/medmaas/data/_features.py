@@ -49,10 +49,6 @@ class Feature:
     info: ColumnInfo | None
     notes: list[str]
 
-    @property
-    def kept(self) -> bool:
-        return self.values is not None
-
 
 def prepare_feature(name: str, series: pd.Series, row_of: pd.Index) -> Feature:
     """Infer one feature's type, convert it, and decide whether to keep it.

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from medmaas.data._text import clean_text_series, format_number, is_text_dtype, parse_numbers
+from medmaas.data.dataset import Task
 from medmaas.exceptions import DataError
 
 #: Labels that mean "absent / normal / negative" (compared case-insensitively).
@@ -46,7 +47,7 @@ MAX_CLASSES_FRACTIONAL = 10
 class Target:
     """The prepared target: labels per row (or floats), the task, the class order, messages."""
 
-    task: str
+    task: Task
     values: pd.Series  # labels (str) for classification, float64 for regression
     classes: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
@@ -103,7 +104,7 @@ def order_classes(labels: Sequence[str], numeric: bool) -> tuple[str, ...]:
     return tuple(ordered)
 
 
-def prepare_target(series: pd.Series, task: str | None, row_of: pd.Index) -> Target:
+def prepare_target(series: pd.Series, task: Task | None, row_of: pd.Index) -> Target:
     """Decide the task and turn a target column (missing values already dropped) into labels.
 
     ``row_of`` maps positions to the 1-based row numbers of the table as given, for messages.
@@ -121,7 +122,7 @@ def prepare_target(series: pd.Series, task: str | None, row_of: pd.Index) -> Tar
             raise DataError(f"target '{column}' has an infinite value in row {row}")
 
     if task is None:
-        task = _infer_task(numbers, is_numeric, column)
+        task = _infer_task(numbers, is_numeric)
         inferred = True
     else:
         inferred = False
@@ -133,6 +134,11 @@ def prepare_target(series: pd.Series, task: str | None, row_of: pd.Index) -> Tar
             raise DataError(
                 f"regression target '{column}' must be numeric; got "
                 f"{series.iloc[position]!r} in row {row_of[position]}"
+            )
+        if numbers.nunique() < 2:
+            raise DataError(
+                f"regression target '{column}' has the same value in every row; there is "
+                "nothing to predict"
             )
         notes = []
         if inferred:
@@ -152,10 +158,15 @@ def prepare_target(series: pd.Series, task: str | None, row_of: pd.Index) -> Tar
     if inferred:
         notes.append(
             f"task inferred as classification: target '{column}' has {len(classes)} classes"
-            + ("" if is_numeric else " and is not numeric")
+            + (" (pass task='regression' to override)" if is_numeric else " and is not numeric")
         )
     if len(classes) == 2:
-        notes.append(f"positive class: '{classes[1]}' (class 1); '{classes[0]}' is class 0")
+        how = (
+            ""
+            if is_numeric or positive_class(classes)
+            else " (by sorted order: the labels do not say)"
+        )
+        notes.append(f"positive class: '{classes[1]}' (class 1){how}; '{classes[0]}' is class 0")
     notes.extend(_case_clashes(classes, column))
     return Target("classification", labels, classes, notes)
 
@@ -199,7 +210,7 @@ def _as_numbers(series: pd.Series) -> tuple[pd.Series, bool]:
     return numbers, not bad.any()
 
 
-def _infer_task(numbers: pd.Series, is_numeric: bool, column: object) -> str:
+def _infer_task(numbers: pd.Series, is_numeric: bool) -> Task:
     if not is_numeric:
         return "classification"
     distinct = numbers.nunique()

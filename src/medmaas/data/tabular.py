@@ -16,7 +16,7 @@ import pandas as pd
 from medmaas.data._features import prepare_feature
 from medmaas.data._target import check_class_sizes, prepare_target
 from medmaas.data._text import clean_text_series, is_text_dtype
-from medmaas.data.dataset import TabularDataset, Task, frame_sha256
+from medmaas.data.dataset import ColumnInfo, TabularDataset, Task, frame_sha256
 from medmaas.exceptions import DataError, InvalidInputError
 
 _TASKS = ("classification", "regression")
@@ -98,13 +98,14 @@ def build_tabular_dataset(
         check_class_sizes(prepared, cv_folds, min_rows_per_fold)
     warnings.extend(prepared.notes)
 
-    features, infos = {}, []
+    features: dict[str, pd.Series] = {}
+    infos: list[ColumnInfo] = []
     for column in names:
         if column == target or column in drop:
             continue
         feature = prepare_feature(column, table[column], table.index)
         warnings.extend(feature.notes)
-        if feature.kept:
+        if feature.values is not None and feature.info is not None:
             features[column] = feature.values
             infos.append(feature.info)
     if not features:
@@ -117,7 +118,7 @@ def build_tabular_dataset(
     y = prepared.encoded().reset_index(drop=True).rename(target)
     return TabularDataset(
         name=name,
-        task=prepared.task,  # type: ignore[arg-type]
+        task=prepared.task,
         target_name=target,
         source=source,
         content_sha256=content_sha256,
@@ -125,7 +126,7 @@ def build_tabular_dataset(
         warnings=warnings,
         X=X,
         y=y,
-        columns=tuple(infos),  # type: ignore[arg-type]
+        columns=tuple(infos),
     )
 
 

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
+import sklearn
 from numpy.typing import ArrayLike
 
 from medmaas.bundle.card import MetricValue
@@ -64,12 +65,17 @@ def bootstrap_ci(
     strata = _strata(y) if stratify else [np.arange(y.shape[0])]
     rng = np.random.default_rng(seed)
     draws = np.empty((n_boot, len(keys)))
-    for b in range(n_boot):
-        # One resample at a time keeps memory at O(n) for large test sets; the stream of draws,
-        # and so the result, depends only on the seed.
-        idx = np.concatenate([members[rng.integers(0, members.size, members.size)] for members in strata])
-        result = metric_fn(y[idx], score[idx])
-        draws[b] = [_as_float(result.get(key)) for key in keys]
+    # The point estimate above has already passed the rows through every check; a resample holds
+    # only those rows, so scikit-learn's per-call parameter validation (15% of the time) is moot.
+    with sklearn.config_context(skip_parameter_validation=True):
+        for b in range(n_boot):
+            # One resample at a time keeps memory at O(n) for large test sets; the stream of
+            # draws, and so the result, depends only on the seed.
+            idx = np.concatenate(
+                [members[rng.integers(0, members.size, members.size)] for members in strata]
+            )
+            result = metric_fn(y[idx], score[idx])
+            draws[b] = [_as_float(result.get(key)) for key in keys]
 
     out: dict[str, MetricValue] = {}
     for j, key in enumerate(keys):

@@ -68,8 +68,13 @@ def roc_png(
     fpr, tpr, _ = roc_curve(y, p)
     fig, ax = _figure()
     ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=1, label="Chance (AUROC 0.50)")
-    ax.plot(fpr, tpr, color=PALETTE[0], linewidth=2.2,
-            label=f"Model (AUROC {_with_ci(float(auc(fpr, tpr)), auroc_ci)})")
+    ax.plot(
+        fpr,
+        tpr,
+        color=PALETTE[0],
+        linewidth=2.2,
+        label=f"Model (AUROC {_with_ci(float(auc(fpr, tpr)), auroc_ci)})",
+    )
     if threshold is not None:
         _operating_point(ax, y, p, threshold, roc=True)
     ax.set_xlim(-0.01, 1.01)
@@ -100,10 +105,21 @@ def pr_png(
     precision, recall, _ = precision_recall_curve(y, p)
     prevalence = float(np.mean(y))
     fig, ax = _figure()
-    ax.axhline(prevalence, color=GREY, linestyle="--", linewidth=1,
-               label=f"No skill (prevalence {prevalence:.2f})")
-    ax.step(recall, precision, where="post", color=PALETTE[0], linewidth=2.2,
-            label=f"Model (AP {_with_ci(float(average_precision_score(y, p)), auprc_ci)})")
+    ax.axhline(
+        prevalence,
+        color=GREY,
+        linestyle="--",
+        linewidth=1,
+        label=f"No skill (prevalence {prevalence:.2f})",
+    )
+    ax.step(
+        recall,
+        precision,
+        where="post",
+        color=PALETTE[0],
+        linewidth=2.2,
+        label=f"Model (AP {_with_ci(float(average_precision_score(y, p)), auprc_ci)})",
+    )
     if threshold is not None:
         _operating_point(ax, y, p, threshold, roc=False)
     ax.set_xlim(-0.01, 1.01)
@@ -139,8 +155,15 @@ def calibration_png(
     fig = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=1, label="Perfectly calibrated")
-    top.plot(curve["mean_predicted"], curve["fraction_positive"], color=PALETTE[0], marker="o",
-             linewidth=2, markersize=6, label=f"Model ({len(curve['count'])} {strategy} bins; ECE {ece:.3f})")
+    top.plot(
+        curve["mean_predicted"],
+        curve["fraction_positive"],
+        color=PALETTE[0],
+        marker="o",
+        linewidth=2,
+        markersize=6,
+        label=f"Model ({len(curve['count'])} {strategy} bins; ECE {ece:.3f})",
+    )
     top.set_xlim(-0.01, 1.01)
     top.set_ylim(-0.01, 1.01)
     top.set_ylabel(ylabel, fontsize=LABEL_SIZE)
@@ -149,8 +172,13 @@ def calibration_png(
     top.grid(alpha=0.3)
     top.legend(loc="upper left", fontsize=LEGEND_SIZE)
     edges = np.linspace(0.0, 1.0, 21)
-    bottom.hist([p[y == 0], p[y == 1]], bins=edges, stacked=True, color=[PALETTE[5], PALETTE[1]],
-                label=["outcome absent", "outcome present"])
+    bottom.hist(
+        [p[y == 0], p[y == 1]],
+        bins=edges,
+        stacked=True,
+        color=[PALETTE[5], PALETTE[1]],
+        label=["outcome absent", "outcome present"],
+    )
     bottom.set_xlabel(xlabel, fontsize=LABEL_SIZE)
     bottom.set_ylabel("Rows", fontsize=LABEL_SIZE)
     bottom.tick_params(labelsize=TICK_SIZE)
@@ -183,10 +211,21 @@ def confusion_png(
     text_size = max(8, 14 - k)
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, f"{matrix[i, j]}\n({100 * share[i, j]:.0f}%)", ha="center", va="center",
-                    fontsize=text_size, color="black" if share[i, j] > 0.6 else "white")
-    ax.set_xticks(range(k), labels=[str(c) for c in class_names], rotation=30 if k > 3 else 0,
-                  ha="right" if k > 3 else "center")
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]}\n({100 * share[i, j]:.0f}%)",
+                ha="center",
+                va="center",
+                fontsize=text_size,
+                color="black" if share[i, j] > 0.6 else "white",
+            )
+    ax.set_xticks(
+        range(k),
+        labels=[str(c) for c in class_names],
+        rotation=30 if k > 3 else 0,
+        ha="right" if k > 3 else "center",
+    )
     ax.set_yticks(range(k), labels=[str(c) for c in class_names])
     _labels(ax, title, "Predicted class", "True class")
     ax.grid(False)
@@ -198,10 +237,13 @@ def importance_png(
     top: int = 15,
     *,
     title: str = "Global feature importance",
-    xlabel: str = "Importance (mean |SHAP value|)",
+    xlabel: str | None = None,
     path: str | os.PathLike[str] | None = None,
 ) -> bytes:
     """Horizontal bars of the ``top`` features by absolute importance, largest at the top.
+
+    Signed values (coefficients, mean SHAP) are coloured by sign; the default axis label says
+    which kind of number it is.
 
     >>> importance_png({"age": 0.31, "creatinine": 0.12, "bmi": -0.05})[:4]
     b'\\x89PNG'
@@ -221,9 +263,21 @@ def importance_png(
     ax.axvline(0, color="black", linewidth=0.8)
     if (vals < 0).any():
         # Signed importances (e.g. coefficients): say which colour is which direction.
-        ax.legend(handles=[Patch(color=PALETTE[0], label="positive"), Patch(color=PALETTE[1], label="negative")],
-                  loc="lower right", fontsize=LEGEND_SIZE)
-    shown = f"top {len(vals)} of {len(importance)}" if len(importance) > len(vals) else f"{len(vals)} features"
+        ax.legend(
+            handles=[
+                Patch(color=PALETTE[0], label="positive"),
+                Patch(color=PALETTE[1], label="negative"),
+            ],
+            loc="lower right",
+            fontsize=LEGEND_SIZE,
+        )
+    shown = (
+        f"top {len(vals)} of {len(importance)}"
+        if len(importance) > len(vals)
+        else f"{len(vals)} features"
+    )
+    if xlabel is None:
+        xlabel = "Importance (signed)" if (vals < 0).any() else "Importance (mean |SHAP value|)"
     _labels(ax, f"{title} ({shown})", xlabel, "")
     ax.grid(axis="y", visible=False)
     return _finish(fig, path)
@@ -250,8 +304,14 @@ def regression_png(
     left, right = fig.subplots(1, 2)
     low, high = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
     pad = 0.05 * (high - low or 1.0)
-    left.plot([low - pad, high + pad], [low - pad, high + pad], color=GREY, linestyle="--",
-              linewidth=1, label="Perfect prediction")
+    left.plot(
+        [low - pad, high + pad],
+        [low - pad, high + pad],
+        color=GREY,
+        linestyle="--",
+        linewidth=1,
+        label="Perfect prediction",
+    )
     left.scatter(y, pred, s=18, alpha=0.6, color=PALETTE[0], edgecolors="none", label="Rows")
     left.set_xlim(low - pad, high + pad)
     left.set_ylim(low - pad, high + pad)
@@ -300,9 +360,14 @@ def multiclass_roc_png(
             continue
         fpr, tpr, _ = roc_curve(one, p[:, c])
         ci = (auroc_ci or {}).get(str(name))
-        ax.plot(fpr, tpr, color=PALETTE[c % len(PALETTE)],
-                linestyle=LINESTYLES[(c // len(PALETTE) + c) % len(LINESTYLES)], linewidth=2,
-                label=f"{name} (AUROC {_with_ci(float(auc(fpr, tpr)), ci)})")
+        ax.plot(
+            fpr,
+            tpr,
+            color=PALETTE[c % len(PALETTE)],
+            linestyle=LINESTYLES[(c // len(PALETTE) + c) % len(LINESTYLES)],
+            linewidth=2,
+            label=f"{name} (AUROC {_with_ci(float(auc(fpr, tpr)), ci)})",
+        )
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
     ax.set_aspect("equal")
@@ -343,13 +408,17 @@ def write_plots(
     elif task == "classification":
         k = len(classes)
         if k < 2:
-            raise InvalidInputError(f"classification needs at least two class names; got {list(classes)}")
+            raise InvalidInputError(
+                f"classification needs at least two class names; got {list(classes)}"
+            )
         y = _inputs.labels(y_true, k)
         arr = np.asarray(scores, dtype=np.float64)
         if k == 2:
             p = arr[:, 1] if arr.ndim == 2 else arr
             p = _inputs.probabilities(p, y.shape[0], "scores")
-            threshold = evaluation.threshold if evaluation and evaluation.threshold is not None else 0.5
+            threshold = (
+                evaluation.threshold if evaluation and evaluation.threshold is not None else 0.5
+            )
             both = 0 < int(np.count_nonzero(y)) < y.shape[0]
             if both:
                 roc_png(y, p, metrics.get("auroc"), threshold=threshold, path=out_dir / "roc.png")
@@ -367,9 +436,14 @@ def write_plots(
             multiclass_roc_png(y, p_table, classes, ci, path=out_dir / "roc.png")
             written.append("roc.png")
             called = p_table.argmax(axis=1)
-            calibration_png(called == y, p_table.max(axis=1), title="Top-label calibration (hold-out)",
-                            xlabel="Predicted probability of the predicted class",
-                            ylabel="Observed accuracy", path=out_dir / "calibration.png")
+            calibration_png(
+                called == y,
+                p_table.max(axis=1),
+                title="Top-label calibration (hold-out)",
+                xlabel="Predicted probability of the predicted class",
+                ylabel="Observed accuracy",
+                path=out_dir / "calibration.png",
+            )
             written.append("calibration.png")
         if evaluation is not None and evaluation.confusion_matrix is not None:
             cm = np.asarray(evaluation.confusion_matrix)
@@ -422,7 +496,9 @@ def _with_ci(value: float, ci: CI) -> str:
     return f"{value:.3f}, 95% CI {ci[0]:.3f}–{ci[1]:.3f}"
 
 
-def _operating_point(ax: Axes, y: np.ndarray, p: np.ndarray, threshold: float, *, roc: bool) -> None:
+def _operating_point(
+    ax: Axes, y: np.ndarray, p: np.ndarray, threshold: float, *, roc: bool
+) -> None:
     called = p >= threshold
     tp = int(np.count_nonzero(called & (y == 1)))
     sens = tp / int(np.count_nonzero(y == 1))

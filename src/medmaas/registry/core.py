@@ -9,7 +9,6 @@ artifact is harmless because its name is its content.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,18 +29,19 @@ from medmaas.registry import jobs
 from medmaas.registry.db import make_engine, migrate, write_engine
 from medmaas.registry.info import (
     AliasInfo,
-    Headline,
     JobInfo,
     ModelInfo,
     StageEventInfo,
     VersionInfo,
 )
-from medmaas.registry.refs import (
-    check_alias,
-    ensure_project,
-    find_model,
-    find_version,
-    headline_of,
+from medmaas.registry.refs import check_alias, ensure_project, find_model, find_version
+from medmaas.registry.snapshots import (
+    alias_info,
+    aliases_by_version,
+    model_infos,
+    parse_headline,
+    stage_event,
+    version_info,
 )
 from medmaas.registry.store import ArtifactStore
 from medmaas.registry.tables import (
@@ -142,6 +142,10 @@ class Registry:
         check_name(kind, "kind")
         check_name(task, "task")
         check_text(created_by, "created_by")
+        if not isinstance(description, str):
+            raise InvalidInputError(
+                f"description must be a string; got {type(description).__name__}"
+            )
         payloads = {
             "metrics": json_safe(metrics, "metrics"),
             "spec": json_safe(spec, "spec"),
@@ -150,9 +154,11 @@ class Registry:
         for what, value in payloads.items():
             if not isinstance(value, dict):
                 raise InvalidInputError(f"{what} must be a JSON object; got {type(value).__name__}")
-        head = _parse_headline(headline)
+        head = parse_headline(headline)
         sha = self.store.put_dir(bundle_dir)
-        for attempt in range(1, _REGISTER_ATTEMPTS + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 with self.session(write=True) as s:
                     ensure_project(s, project)
@@ -195,13 +201,15 @@ class Registry:
                     )
                     s.add(row)
                     s.flush()
-                    s.add(_event(model, row.version, None, "candidate", created_by, "registered"))
-                    info = _version_info(s, model, row)
+                    s.add(
+                        stage_event(model, row.version, None, "candidate", created_by, "registered")
+                    )
+                    info = version_info(s, model, row)
             except sa_exc.IntegrityError as exc:
                 # A concurrent writer created the same model or version number first; the
                 # next attempt sees its row. Anything else keeps failing and is reported.
                 logger.info("register_version retry %d for %s: %s", attempt, name, exc.orig)
-                if attempt == _REGISTER_ATTEMPTS:
+                if attempt >= _REGISTER_ATTEMPTS:
                     raise ConflictError(
                         f"could not register a version of model '{name}': concurrent writes "
                         f"kept conflicting ({exc.orig})"
@@ -209,7 +217,6 @@ class Registry:
                 continue
             logger.info("registered %s (bundle %s)", info.ref, sha[:12])
             return info
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -219,11 +226,11 @@ class Registry:
             models = s.scalars(
                 select(Model).where(Model.project == project).order_by(Model.name)
             ).all()
-            return _model_infos(s, list(models))
+            return model_infos(s, list(models))
 
     def get_model(self, name: str, project: str = DEFAULT_PROJECT) -> ModelInfo:
         with self.session() as s:
-            return _model_infos(s, [find_model(s, name, project)])[0]
+            return model_infos(s, [find_model(s, name, project)])[0]
 
     def list_versions(self, name: str, project: str = DEFAULT_PROJECT) -> list[VersionInfo]:
         """All versions of a model, oldest first."""
@@ -234,8 +241,8 @@ class Registry:
                 .where(ModelVersion.model_id == model.id)
                 .order_by(ModelVersion.version)
             ).all()
-            aliases = _aliases_by_version(s, model.id)
-            return [_version_info(s, model, row, aliases) for row in rows]
+            aliases = aliases_by_version(s, model.id)
+            return [version_info(s, model, row, aliases) for row in rows]
 
     def resolve(self, name: str, ref: Ref = None, project: str = DEFAULT_PROJECT) -> VersionInfo:
         """The version ``ref`` names: a number, ``"latest"``, a stage, or an alias.
@@ -246,7 +253,7 @@ class Registry:
         """
         with self.session() as s:
             model = find_model(s, name, project)
-            return _version_info(s, model, find_version(s, model, ref))
+            return version_info(s, model, find_version(s, model, ref))
 
     def stage_history(self, name: str, project: str = DEFAULT_PROJECT) -> list[StageEventInfo]:
         """Every stage change of a model, oldest first: which version served when."""
@@ -255,7 +262,9 @@ class Registry:
             rows = s.scalars(
                 select(StageEvent)
                 .where(StageEvent.model_id == model.id)
-                .order_by(StageEvent.at, StageEvent.id)
+                # Insertion order, not clock order: promotions of a model are serialised by a
+                # row lock, while clocks of different hosts may disagree.
+                .order_by(StageEvent.id)
             ).all()
             return [
                 StageEventInfo(
@@ -294,7 +303,7 @@ class Registry:
             model = find_model(s, name, project, for_update=True)
             row = find_version(s, model, version)
             if row.stage == stage:
-                return _version_info(s, model, row)
+                return version_info(s, model, row)
             if stage == "candidate":
                 raise ConflictError(
                     f"model '{name}' version {row.version} is {row.stage}; 'candidate' is only "
@@ -310,7 +319,7 @@ class Registry:
                 ).all()
                 for previous in holders:
                     s.add(
-                        _event(
+                        stage_event(
                             model,
                             previous.version,
                             stage,
@@ -322,10 +331,10 @@ class Registry:
                     previous.stage = "archived"
                 # Flush the archiving first: the unique index allows one holder at a time.
                 s.flush()
-            s.add(_event(model, row.version, row.stage, stage, actor, reason))
+            s.add(stage_event(model, row.version, row.stage, stage, actor, reason))
             row.stage = stage
             s.flush()
-            info = _version_info(s, model, row)
+            info = version_info(s, model, row)
         logger.info("%s moved to %s by %s", info.ref, stage, actor)
         return info
 
@@ -354,7 +363,7 @@ class Registry:
                 row.updated_by = actor
             row.updated_at = utcnow()
             s.flush()
-            return _alias_info(model, row)
+            return alias_info(model, row)
 
     def delete_alias(self, name: str, alias: str, project: str = DEFAULT_PROJECT) -> None:
         with self.session(write=True) as s:
@@ -370,7 +379,7 @@ class Registry:
             rows = s.scalars(
                 select(Alias).where(Alias.model_id == model.id).order_by(Alias.alias)
             ).all()
-            return [_alias_info(model, row) for row in rows]
+            return [alias_info(model, row) for row in rows]
 
     # -- artifacts ---------------------------------------------------------------------------
 
@@ -422,140 +431,3 @@ class Registry:
     def list_jobs(self, status: str | None = None, limit: int = 100) -> list[JobInfo]:
         with self.session() as s:
             return jobs.list_jobs(s, status=status, limit=limit)
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-
-def _parse_headline(headline: dict[str, Any] | None) -> Headline | None:
-    if headline is None:
-        return None
-    if not isinstance(headline, dict):
-        raise InvalidInputError("headline must be an object like {'name': 'auroc', 'value': 0.9}")
-    name = headline.get("name")
-    value = headline.get("value")
-    if not isinstance(name, str) or not name:
-        raise InvalidInputError(f"headline name must be a non-empty string; got {name!r}")
-    if not _is_finite_number(value):
-        raise InvalidInputError(f"headline value must be a finite number; got {value!r}")
-    ci = headline.get("ci")
-    if ci is not None:
-        if (
-            not isinstance(ci, list | tuple)
-            or len(ci) != 2
-            or not all(_is_finite_number(v) for v in ci)
-            or ci[0] > ci[1]
-        ):
-            raise InvalidInputError(f"headline ci must be [low, high] with low <= high; got {ci!r}")
-        return Headline(name, float(value), (float(ci[0]), float(ci[1])))
-    return Headline(name, float(value))
-
-
-def _is_finite_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _event(
-    model: Model, version: int, from_stage: str | None, to_stage: str, actor: str, reason: str
-) -> StageEvent:
-    return StageEvent(
-        model_id=model.id,
-        version=version,
-        from_stage=from_stage,
-        to_stage=to_stage,
-        actor=actor,
-        at=utcnow(),
-        reason=reason,
-    )
-
-
-def _aliases_by_version(session: Session, model_id: int) -> dict[int, tuple[str, ...]]:
-    found: dict[int, list[str]] = {}
-    for alias, version in session.execute(
-        select(Alias.alias, Alias.version).where(Alias.model_id == model_id).order_by(Alias.alias)
-    ):
-        found.setdefault(version, []).append(alias)
-    return {version: tuple(names) for version, names in found.items()}
-
-
-def _version_info(
-    session: Session,
-    model: Model,
-    row: ModelVersion,
-    aliases: dict[int, tuple[str, ...]] | None = None,
-) -> VersionInfo:
-    if aliases is None:
-        aliases = _aliases_by_version(session, model.id)
-    return VersionInfo(
-        model_name=model.name,
-        project=model.project,
-        version=row.version,
-        kind=model.kind,
-        task=model.task,
-        bundle_sha256=row.bundle_sha256,
-        stage=row.stage,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        metrics=dict(row.metrics),
-        headline=headline_of(
-            row.headline_name, row.headline_value, row.headline_ci_low, row.headline_ci_high
-        ),
-        spec=dict(row.spec),
-        card=dict(row.card),
-        aliases=aliases.get(row.version, ()),
-    )
-
-
-def _alias_info(model: Model, row: Alias) -> AliasInfo:
-    return AliasInfo(
-        model_name=model.name,
-        alias=row.alias,
-        version=row.version,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
-    )
-
-
-def _model_infos(session: Session, models: list[Model]) -> list[ModelInfo]:
-    if not models:
-        return []
-    by_model: dict[int, list[Any]] = {model.id: [] for model in models}
-    rows = session.execute(
-        select(
-            ModelVersion.model_id,
-            ModelVersion.version,
-            ModelVersion.stage,
-            ModelVersion.headline_name,
-            ModelVersion.headline_value,
-            ModelVersion.headline_ci_low,
-            ModelVersion.headline_ci_high,
-        )
-        .where(ModelVersion.model_id.in_(list(by_model)))
-        .order_by(ModelVersion.version)
-    )
-    for row in rows:
-        by_model[row.model_id].append(row)
-    infos = []
-    for model in models:
-        versions = by_model[model.id]
-        latest = versions[-1] if versions else None
-        production = next((v for v in versions if v.stage == "production"), None)
-        staging = next((v for v in versions if v.stage == "staging"), None)
-        shown = production or latest
-        infos.append(
-            ModelInfo(
-                name=model.name,
-                project=model.project,
-                kind=model.kind,
-                task=model.task,
-                description=model.description,
-                created_at=model.created_at,
-                created_by=model.created_by,
-                version_count=len(versions),
-                latest_version=latest.version if latest else None,
-                production_version=production.version if production else None,
-                staging_version=staging.version if staging else None,
-                headline=headline_of(*shown[3:7]) if shown else None,
-            )
-        )
-    return infos

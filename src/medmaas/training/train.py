@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 1e-5
-MAX_EXPLAIN_ROWS = 100
+MAX_EXPLAIN_ROWS = 60
 
 
 @dataclass

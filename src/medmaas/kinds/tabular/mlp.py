@@ -32,6 +32,15 @@ class _TorchMLP(BaseEstimator):
 
     def _train(self, X: np.ndarray, targets: np.ndarray, n_out: int, loss_name: str) -> None:
         torch = optional_import("torch", "train")
+        threads = torch.get_num_threads()
+        # Batches of 64 rows x 64 units: thread hand-offs cost more than they save.
+        torch.set_num_threads(1)
+        try:
+            self._train_loop(torch, X, targets, n_out, loss_name)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _train_loop(self, torch: Any, X: np.ndarray, targets: np.ndarray, n_out: int, loss_name: str) -> None:
         torch.manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
         X = np.asarray(X, dtype=np.float32)

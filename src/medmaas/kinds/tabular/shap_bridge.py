@@ -15,9 +15,9 @@ from medmaas.kinds.tabular.codec import MISSING_CATEGORY, scores_from_outputs
 
 
 @lru_cache(maxsize=64)
-def _background_records(path: str) -> tuple[tuple[Any, ...], ...]:
+def _background_records(path: str, names: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
     records = json.loads(Path(path).read_text())
-    return tuple(tuple(r.values()) for r in records)
+    return tuple(tuple(r.get(n) for n in names) for r in records)
 
 
 class _Encoding:
@@ -50,22 +50,22 @@ class _Encoding:
         for j, f in enumerate(self.spec.inputs):
             name = self.spec.onnx.inputs[f.name]
             if j in self.vocab:
-                words = self.vocab[j]
-                feeds[name] = np.array([words[int(c)] for c in matrix[:, j]], dtype=object).reshape(-1, 1)
+                words = np.array(self.vocab[j], dtype=object)
+                feeds[name] = words[matrix[:, j].astype(np.int64)].reshape(-1, 1)
             else:
                 feeds[name] = matrix[:, j].astype(np.float32).reshape(-1, 1)
         return feeds
 
 
-def contributions(spec: ModelSpec, bundle_dir: Path, run: InferenceFn,
-                  batch: Batch) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def contributions(spec: ModelSpec, bundle_dir: Path, run: InferenceFn, batch: Batch,
+                  permutations: int = 5) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """SHAP values (n, m), base values (n,), and which output each row's values explain."""
     from medmaas.explain.shap_tabular import shap_values
 
     names = [f.name for f in spec.inputs]
     encoding = _Encoding(spec)
     background = encoding.encode(_background_records(
-        str(bundle_dir / (spec.explain.background or "explain/background.json"))))
+        str(bundle_dir / (spec.explain.background or "explain/background.json")), tuple(names)))
     rows = encoding.encode([[r.get(n) for n in names] for r in batch.records])
     classes = spec.output.classes or []
 
@@ -73,13 +73,14 @@ def contributions(spec: ModelSpec, bundle_dir: Path, run: InferenceFn,
         return scores_from_outputs(spec, run(encoding.feeds(matrix)))
 
     if spec.task == "regression":
-        values, base = shap_values(predict, background, rows)
+        values, base = shap_values(predict, background, rows, permutations=permutations)
         return values, base, [spec.output.target] * batch.n
     if len(classes) == 2:
-        values, base = shap_values(lambda m: predict(m)[:, 1], background, rows)
+        values, base = shap_values(lambda m: predict(m)[:, 1], background, rows,
+                                   permutations=permutations)
         return values, base, [f"P({spec.output.target} = {classes[1]})"] * batch.n
     # Multiclass: explain each row's predicted class.
-    values3, base2 = shap_values(predict, background, rows)
+    values3, base2 = shap_values(predict, background, rows, permutations=permutations)
     chosen = np.argmax(predict(rows), axis=1)
     idx = np.arange(batch.n)
     return (values3[idx, :, chosen], base2[idx, chosen],
