@@ -68,6 +68,10 @@ CANDIDATES: dict[str, dict[str, Factory]] = {
 }
 
 
+#: Candidates that are invariant to feature scale (trees): preprocessing skips standardisation.
+SCALE_FREE = frozenset({"gradient-boosting"})
+
+
 def candidate_factories(task: str, names: list[str] | None = None) -> dict[str, Factory]:
     """The factories for ``task``, optionally restricted to ``names`` (order kept).
 

@@ -74,12 +74,13 @@ class TabularKind(Kind):
     def _pipeline(self, name: str, ds: TabularDataset) -> Any:
         from sklearn.pipeline import Pipeline
 
-        from medmaas.kinds.tabular.candidates import candidate_factories
+        from medmaas.kinds.tabular.candidates import SCALE_FREE, candidate_factories
         from medmaas.kinds.tabular.preprocess import build_preprocessor
 
         k = self.select_k if self.select_k and self.select_k < len(ds.columns) else None
         factory = candidate_factories(self.task, self.candidates)[name]
-        return Pipeline([("preprocess", build_preprocessor(ds.columns, self.task, k)),
+        preprocess = build_preprocessor(ds.columns, self.task, k, scale=name not in SCALE_FREE)
+        return Pipeline([("preprocess", preprocess),
                          ("model", factory(self.random_state))])
 
     def fit(self, dataset: Dataset, progress: Progress = no_progress) -> Self:

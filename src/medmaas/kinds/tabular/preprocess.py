@@ -37,7 +37,10 @@ def to_model_frame(X: pd.DataFrame, columns: tuple[ColumnInfo, ...]) -> pd.DataF
     return pd.DataFrame(out)
 
 
-def build_preprocessor(columns: tuple[ColumnInfo, ...], task: str, select_k: int | None) -> Any:
+def build_preprocessor(columns: tuple[ColumnInfo, ...], task: str, select_k: int | None,
+                       scale: bool = True) -> Any:
+    """Trees get no scaling: they do not need it, and scaling in float32 (ONNX) vs float64
+    (scikit-learn) could move a value across a split threshold and break exact parity."""
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_selection import SelectKBest, f_classif, f_regression
     from sklearn.impute import SimpleImputer
@@ -49,10 +52,11 @@ def build_preprocessor(columns: tuple[ColumnInfo, ...], task: str, select_k: int
     categorical = [names[c.name] for c in columns if c.type == "categorical"]
     branches = []
     if numeric:
-        branches.append(("numeric", Pipeline([
-            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-            ("scale", StandardScaler()),
-        ]), numeric))
+        steps_numeric: list[tuple[str, Any]] = [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+        if scale:
+            steps_numeric.append(("scale", StandardScaler()))
+        branches.append(("numeric", Pipeline(steps_numeric), numeric))
     if categorical:
         branches.append(("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical))
     steps: list[tuple[str, Any]] = [("columns", ColumnTransformer(branches, sparse_threshold=0.0))]
