@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import mixed_frame
 
 from medmaas.cli.main import main
-from tests.conftest import mixed_frame
 
 pytestmark = pytest.mark.integration
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import breast_cancer_frame, mixed_frame
 
 from medmaas.data.dataset import Dataset
 from medmaas.kinds import get_kind, kind_names
 from medmaas.runtime.loaded import load_bundle
 from medmaas.training.train import PARITY_TOLERANCE, parity
-from tests.conftest import breast_cancer_frame, mixed_frame
 
 
 def _tabular_examples() -> list[tuple[str, Dataset, dict]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any

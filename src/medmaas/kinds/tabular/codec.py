@@ -7,6 +7,7 @@ the model does not know is refused, so a typo never silently becomes a missing v
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -148,8 +149,6 @@ def frame_rows(spec: ModelSpec, frame: Any) -> list[dict[str, Any]]:
     for row in rows:
         for key, value in row.items():
             if key in numeric and isinstance(value, str):
-                try:
+                with contextlib.suppress(ValueError):
                     row[key] = float(value.strip())
-                except ValueError:
-                    pass
     return rows

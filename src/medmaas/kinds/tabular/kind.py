@@ -127,8 +127,8 @@ class TabularKind(Kind):
         return np.asarray(self.pipeline_.predict(X), dtype=np.float64).reshape(-1)
 
     def export(self, directory: Path, dataset: Dataset) -> ModelSpec:
-        from medmaas.kinds.tabular.export import to_onnx
         from medmaas.kinds.tabular.background import summarise
+        from medmaas.kinds.tabular.export import to_onnx
 
         ds = _tabular(dataset)
         directory.mkdir(parents=True, exist_ok=True)

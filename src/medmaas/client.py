@@ -1,0 +1,106 @@
+"""A Python client for the medmaas service, over httpx.
+
+>>> client = Client("http://127.0.0.1:8000", api_key="mm_...")  # doctest: +SKIP
+>>> client.predict("breast-cancer-wdbc", rows=[{...}])["predictions"][0]["probability"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from medmaas.exceptions import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    MedmaasError,
+    NotFoundError,
+    OverloadedError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+)
+
+_ERRORS: dict[int, type[MedmaasError]] = {
+    401: AuthenticationError, 403: PermissionDeniedError, 404: NotFoundError, 409: ConflictError,
+    413: PayloadTooLargeError, 422: InvalidInputError, 503: OverloadedError,
+}
+
+
+class Client:
+    """The same operations as the CLI, against a running server; errors raise the same classes."""
+
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", api_key: str | None = None,
+                 timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("error", response.text)
+            except ValueError:
+                message = response.text
+            raise _ERRORS.get(response.status_code, MedmaasError)(f"{response.status_code}: {message}")
+        if response.status_code == 204 or not response.content:
+            return None
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.content
+
+    # ---- models -----------------------------------------------------------------------
+    def models(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/models")["models"]  # type: ignore[no-any-return]
+
+    def model(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/models/{name}")  # type: ignore[no-any-return]
+
+    def version(self, name: str, ref: str | int = "production") -> dict[str, Any]:
+        return self._call("GET", f"/v1/models/{name}/versions/{ref}")  # type: ignore[no-any-return]
+
+    def promote(self, name: str, version: int, stage: str, reason: str = "") -> dict[str, Any]:
+        return self._call("POST", f"/v1/models/{name}/versions/{version}/promote",  # type: ignore[no-any-return]
+                          json={"stage": stage, "reason": reason})
+
+    # ---- predictions ------------------------------------------------------------------
+    def predict(self, name: str, rows: list[dict[str, Any]], *, version: str | int | None = None,
+                explain: bool = False) -> dict[str, Any]:
+        params = {"version": str(version)} if version is not None else None
+        return self._call("POST", f"/v1/models/{name}/predict", params=params,  # type: ignore[no-any-return]
+                          json={"rows": rows, "explain": explain})
+
+    def explain(self, name: str, rows: list[dict[str, Any]], top_k: int = 10) -> dict[str, Any]:
+        return self._call("POST", f"/v1/models/{name}/explain",  # type: ignore[no-any-return]
+                          json={"rows": rows, "top_k": top_k})
+
+    def predict_csv(self, name: str, path: Path | str, *, id_column: str | None = None) -> dict[str, Any]:
+        params = {"id_column": id_column} if id_column else None
+        return self._call("POST", f"/v1/models/{name}/predict/csv", params=params,  # type: ignore[no-any-return]
+                          content=Path(path).read_bytes(), headers={"Content-Type": "text/csv"})
+
+    # ---- keys, audit, jobs ------------------------------------------------------------
+    def create_key(self, name: str, role: str) -> dict[str, Any]:
+        return self._call("POST", "/v1/keys", json={"name": name, "role": role})  # type: ignore[no-any-return]
+
+    def revoke_key(self, key_id: str) -> None:
+        self._call("DELETE", f"/v1/keys/{key_id}")
+
+    def audit(self, n: int = 50) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/audit", params={"n": n})  # type: ignore[no-any-return]
+
+    def verify_audit(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/audit/verify")  # type: ignore[no-any-return]
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/jobs")  # type: ignore[no-any-return]
