@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.conftest import breast_cancer_frame
 
 from medmaas import Client
 from medmaas.exceptions import InvalidInputError, NotFoundError, PermissionDeniedError
-from tests.conftest import breast_cancer_frame
 
 pytestmark = pytest.mark.integration
 
