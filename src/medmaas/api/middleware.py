@@ -1,7 +1,7 @@
 """Pure-ASGI middleware: request ids, body-size limit, security headers.
 
-Written as raw ASGI rather than BaseHTTPMiddleware so the limit is enforced while the body
-streams in (a 50 MB upload is refused after the first chunk past the limit, not after buffering).
+Written as raw ASGI rather than BaseHTTPMiddleware: the body is read only up to the limit (a
+50 MB upload is refused at the first chunk past it) and then replayed to the app.
 """
 
 from __future__ import annotations

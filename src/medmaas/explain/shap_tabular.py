@@ -25,8 +25,8 @@ def shap_values(
 ) -> tuple[np.ndarray, np.ndarray]:
     """SHAP values (n, m) and base values (n,) of ``predict`` at ``rows``.
 
-    ``rows`` and ``background`` are object arrays of raw feature values (numbers, strings,
-    None); ``predict`` maps such an array to one score per row.
+    ``rows`` and ``background`` are float arrays (categories as integer codes, missing as NaN);
+    ``predict`` maps such an array to one score per row.
     """
     shap = optional_import("shap", "train")
     masker = shap.maskers.Independent(background, max_samples=len(background))

@@ -6,7 +6,6 @@ Loading reads JSON and ONNX only: nothing in a bundle can execute code.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,11 +42,14 @@ class LoadedModel:
     kind: type[Kind]
     session: Any
     card: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    output_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Read once at load, not on every request.
+        self.output_names = [o.name for o in self.session.get_outputs()]
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        names = [o.name for o in self.session.get_outputs()]
-        return dict(zip(names, self.session.run(None, dict(feeds)), strict=True))
+        return dict(zip(self.output_names, self.session.run(None, dict(feeds)), strict=True))
 
     def decode(self, payload: Any) -> Batch:
         return self.kind.decode(self.spec, payload)
