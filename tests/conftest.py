@@ -99,4 +99,5 @@ def api(home: Path) -> Iterator[tuple[object, dict[str, str]]]:
     }
     with TestClient(create_app(settings, state=state)) as client:
         yield client, keys
+    state.close()
     state.registry.close()

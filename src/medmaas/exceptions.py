@@ -10,6 +10,7 @@
     ├── AuthenticationError                   no credentials, or credentials that are unknown/revoked
     ├── PermissionDeniedError                 a known principal whose role does not allow the action
     ├── OverloadedError                       a full queue; retry later
+    │   └── AuditUnavailableError             the audit log cannot be written; result withheld
     ├── IntegrityError                        stored state failed a check (hash chain, artifact hash)
     └── MissingDependencyError (ImportError)  an optional extra is not installed
 
@@ -62,6 +63,13 @@ class OverloadedError(MedmaasError):
     def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class AuditUnavailableError(OverloadedError):
+    """The audit event could not be made durable, so the result is withheld (fail closed)."""
+
+    def __init__(self, message: str, retry_after_s: float = 5.0) -> None:
+        super().__init__(message, retry_after_s)
 
 
 class IntegrityError(MedmaasError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,9 +14,10 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from medmaas import __version__
 from medmaas.api import errors
+from medmaas.api.dataplane import DataPlane
 from medmaas.api.middleware import ServiceMiddleware
 from medmaas.api.routes import admin, health, models, predict
-from medmaas.api.state import AppState, ModelCache
+from medmaas.api.state import AppState
 from medmaas.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -22,13 +25,29 @@ logger = logging.getLogger(__name__)
 
 def build_state(settings: Settings) -> AppState:
     from medmaas.audit import AuditLog
+    from medmaas.audit.writer import AuditWriter
     from medmaas.registry import Registry
+    from medmaas.runtime.batcher import BatchingConfig
+    from medmaas.runtime.cache import ModelCache
     from medmaas.security.keys import KeyStore
 
     registry = Registry.open(settings)
+    audit = AuditLog(registry)
+    batching = BatchingConfig(window_s=settings.batch_window_ms / 1000,
+                              max_batch_rows=settings.batch_max_rows,
+                              max_queue_rows=settings.batch_queue_rows)
     return AppState(settings=settings, registry=registry,
-                    keys=KeyStore(registry, settings.resolved_secret()),
-                    audit=AuditLog(registry), models=ModelCache(registry))
+                    keys=KeyStore(registry, settings.resolved_secret()), audit=audit,
+                    writer=AuditWriter(audit).start(),
+                    models=ModelCache(registry, idle_unload_s=settings.model_idle_unload_s or None,
+                                      batching=batching))
+
+
+async def _unload_idle_models(state: AppState) -> None:
+    period = max(1.0, min(60.0, (state.settings.model_idle_unload_s or 60.0) / 4))
+    while True:
+        await asyncio.sleep(period)
+        state.models.unload_idle()
 
 
 def create_app(settings: Settings | None = None, *, state: AppState | None = None,
@@ -41,11 +60,20 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app_state = state or build_state(settings)
         app.state.medmaas = app_state
+        reaper = asyncio.create_task(_unload_idle_models(app_state)) if settings.model_idle_unload_s else None
         app_state.ready = True
         if on_startup is not None:
             on_startup(app_state)
-        yield
-        app_state.ready = False
+        try:
+            yield
+        finally:
+            app_state.ready = False
+            if reaper is not None:
+                reaper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reaper
+            if state is None:  # a state passed in belongs to the caller
+                app_state.close()
 
     app = FastAPI(
         title="medmaas",
@@ -62,5 +90,6 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     for router in (health.router, models.router, predict.router, admin.router):
         app.include_router(router)
     app.state.settings = settings
-    return ServiceMiddleware(app, max_body_bytes=settings.max_body_bytes,
-                             tls=settings.tls_certfile is not None)
+    tls = settings.tls_certfile is not None
+    control = ServiceMiddleware(app, max_body_bytes=settings.max_body_bytes, tls=tls)
+    return DataPlane(control, app, max_body_bytes=settings.max_body_bytes, tls=tls)

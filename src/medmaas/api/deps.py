@@ -20,17 +20,29 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def _credentials(request: Request) -> str:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, token = header.partition(" ")
+def credentials(authorization: str | None, api_key: str | None) -> str:
+    """The API key from ``Authorization: Bearer <key>`` (or ``X-API-Key``)."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("Authorization header must be 'Bearer <API key>'")
         return token.strip()
-    key = request.headers.get("x-api-key")
-    if key:
-        return key.strip()
+    if api_key:
+        return api_key.strip()
     raise AuthenticationError("missing credentials: send 'Authorization: Bearer <API key>'")
+
+
+def _credentials(request: Request) -> str:
+    return credentials(request.headers.get("authorization"), request.headers.get("x-api-key"))
+
+
+def denial_event(principal: Principal, permission: str, path: str, method: str) -> AuditEvent:
+    """The audit event for a known principal refused ``permission``."""
+    return AuditEvent(
+        actor=principal.key_id, role=principal.role, action="auth.denied",
+        project=principal.project, resource=path[:300], outcome="denied",
+        detail={"permission": permission, "method": method},
+    )
 
 
 def current_principal(request: Request, state: State) -> Principal:
@@ -53,11 +65,7 @@ def allowed(action: str) -> Any:
         try:
             require(principal, action)
         except PermissionDeniedError:
-            state.audit.append(AuditEvent(
-                actor=principal.key_id, role=principal.role, action="auth.denied",
-                project=principal.project, resource=request.url.path[:300], outcome="denied",
-                detail={"permission": action, "method": request.method},
-            ))
+            state.audit.append(denial_event(principal, action, request.url.path, request.method))
             raise
         return principal
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from medmaas.api.middleware import new_request_id
 from medmaas.exceptions import (
     AuthenticationError,
     ConflictError,
@@ -50,21 +50,33 @@ def error_body(message: str, request_id: str) -> dict[str, str]:
 
 
 def _request_id(request: Request) -> str:
-    return getattr(request.state, "request_id", None) or uuid.uuid4().hex
+    return getattr(request.state, "request_id", None) or new_request_id()
+
+
+def describe(exc: MedmaasError, request_id: str) -> tuple[int, dict[str, str], dict[str, str]]:
+    """Status, JSON body and headers for a medmaas error: the one mapping both the FastAPI
+    routes and the data plane answer with."""
+    code = status_for(exc)
+    if code >= 500:
+        logger.error("request %s failed: %s", request_id, type(exc).__name__)
+    headers = {"WWW-Authenticate": "Bearer"} if code == 401 else {}
+    if isinstance(exc, OverloadedError):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+    message = str(exc) if code < 500 or isinstance(exc, IntegrityError | OverloadedError) else "internal error"
+    return code, error_body(message, request_id), headers
+
+
+def unexpected_error(exc: BaseException, request_id: str) -> tuple[int, dict[str, str]]:
+    # The type only: messages of library errors can quote request data.
+    logger.error("request %s failed unexpectedly: %s", request_id, type(exc).__name__, exc_info=False)
+    return 500, error_body("internal error", request_id)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(MedmaasError)
     async def medmaas_error(request: Request, exc: MedmaasError) -> JSONResponse:
-        code = status_for(exc)
-        rid = _request_id(request)
-        if code >= 500:
-            logger.error("request %s failed: %s", rid, type(exc).__name__)
-        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else {}
-        if isinstance(exc, OverloadedError):
-            headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
-        message = str(exc) if code < 500 or isinstance(exc, IntegrityError) else "internal error"
-        return JSONResponse(error_body(message, rid), status_code=code, headers=headers)
+        code, body, headers = describe(exc, _request_id(request))
+        return JSONResponse(body, status_code=code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -82,7 +94,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        rid = _request_id(request)
-        # The type only: messages of library errors can quote request data.
-        logger.error("request %s failed unexpectedly: %s", rid, type(exc).__name__, exc_info=False)
-        return JSONResponse(error_body("internal error", rid), status_code=500)
+        code, body = unexpected_error(exc, _request_id(request))
+        return JSONResponse(body, status_code=code)

@@ -119,8 +119,8 @@ class AuditEvent:
             raise InvalidInputError(
                 f"audit detail must be an object; got {type(self.detail).__name__}"
             )
-        detail = json_safe(self.detail, "audit detail")
-        if len(canonical_json(detail)) > MAX_DETAIL_BYTES:
+        detail = self.detail if _flat_and_small(self.detail) else json_safe(self.detail, "audit detail")
+        if detail is not self.detail and len(canonical_json(detail)) > MAX_DETAIL_BYTES:
             raise InvalidInputError(
                 f"audit detail must be at most {MAX_DETAIL_BYTES} bytes of JSON; "
                 "summarise it (and never put patient data in it)"
@@ -144,6 +144,19 @@ class AuditEvent:
             "input_sha256": self.input_sha256,
             "detail": self.detail,
         }
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _flat_and_small(detail: dict[str, Any]) -> bool:
+    """Whether ``detail`` is already plain JSON and far below the size cap, as the serving
+    path's ``{"rows": 1}`` is: then the deep copy through JSON can be skipped."""
+    return len(detail) <= 16 and all(
+        type(k) is str and len(k) <= 64 and type(v) in _PLAIN and (type(v) is not str or len(v) <= 256)
+        and (type(v) is not int or abs(v) < 2**53)
+        for k, v in detail.items()
+    )
 
 
 @dataclass(frozen=True, slots=True)

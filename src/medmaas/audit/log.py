@@ -71,6 +71,11 @@ class AuditLog:
 
         All or nothing: either every event of the batch is in the chain or none is.
         """
+        return [StoredAuditEvent(*row) for row in self.write(events)]
+
+    def write(self, events: Iterable[AuditEvent]) -> list[tuple[Any, ...]]:
+        """:meth:`append_many` without building the returned objects: rows as tuples in
+        :class:`StoredAuditEvent` field order. The group-commit writer uses this."""
         batch = list(events)
         for event in batch:
             if not isinstance(event, AuditEvent):
@@ -84,35 +89,21 @@ class AuditLog:
                 ).first()
                 seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
                 now = utcnow()
-                stored: list[StoredAuditEvent] = []
+                rows: list[tuple[Any, ...]] = []
                 for event in batch:
                     seq += 1
                     at = event.at or now
-                    fields = event.hashed_fields(seq, at)
-                    digest = chain_hash(prev_hash, fields)
-                    stored.append(
-                        StoredAuditEvent(
-                            seq=seq,
-                            at=at,
-                            actor=event.actor,
-                            role=event.role,
-                            action=event.action,
-                            project=event.project,
-                            resource=event.resource,
-                            version=event.version,
-                            outcome=event.outcome,
-                            input_sha256=event.input_sha256,
-                            detail=event.detail,
-                            prev_hash=prev_hash,
-                            hash=digest,
-                        )
-                    )
+                    digest = chain_hash(prev_hash, event.hashed_fields(seq, at))
+                    rows.append((seq, at, event.actor, event.role, event.action, event.project,
+                                 event.resource, event.version, event.outcome,
+                                 event.input_sha256, event.detail, prev_hash, digest))
                     prev_hash = digest
-                conn.execute(insert(_TABLE), [_as_row(item) for item in stored])
+                statement = _insert_for(conn.dialect)
+                conn.exec_driver_sql(statement.sql, statement.params(rows))
         except Exception:
             logger.error("audit write failed; the request that caused it must fail", exc_info=True)
             raise
-        return stored
+        return rows
 
     def tail(
         self,
@@ -213,8 +204,43 @@ def _check_row(row: Row[Any, *tuple[Any, ...]], expected_seq: int, prev_hash: st
     return None
 
 
-def _as_row(event: StoredAuditEvent) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in StoredAuditEvent.__slots__}
+class _Insert:
+    """The INSERT compiled once per dialect, with each column's own bind processing.
+
+    Handing rows straight to the driver's ``executemany`` costs a few microseconds per event
+    where a Core ``insert()`` re-processes every parameter through its compiler (about 30 µs
+    measured), which matters when the serving path writes thousands of events a second.
+    """
+
+    def __init__(self, dialect: Any) -> None:
+        compiled = insert(_TABLE).compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.names = list(compiled.positiontup or [c.name for c in _TABLE.c])
+        self.positional = compiled.positiontup is not None
+        # Where each statement parameter sits in a row tuple, and how the column converts it.
+        self.order = [_FIELDS.index(name) for name in self.names]
+        self.processors = [(i, process) for i, name in enumerate(self.names)
+                           if (process := _TABLE.c[name].type._cached_bind_processor(dialect))]
+
+    def params(self, rows: list[tuple[Any, ...]]) -> list[Any]:
+        out: list[Any] = []
+        for row in rows:
+            values = [row[i] for i in self.order]
+            for i, process in self.processors:
+                values[i] = process(values[i])
+            out.append(tuple(values) if self.positional else dict(zip(self.names, values, strict=True)))
+        return out
+
+
+_FIELDS = list(StoredAuditEvent.__slots__)
+_inserts: dict[str, _Insert] = {}
+
+
+def _insert_for(dialect: Any) -> _Insert:
+    key = f"{dialect.name}+{dialect.driver}"
+    if key not in _inserts:
+        _inserts[key] = _Insert(dialect)
+    return _inserts[key]
 
 
 def _stored(row: Row[Any]) -> StoredAuditEvent:

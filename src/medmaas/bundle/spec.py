@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-SPEC_FORMAT = 1
+# 2: numeric features may travel as one packed float32 matrix (OnnxBinding.packed).
+SPEC_FORMAT = 2
 
 
 class _Strict(BaseModel):
@@ -43,7 +44,11 @@ class OutputSpec(_Strict):
 class OnnxBinding(_Strict):
     """How request fields map onto the ONNX graph's inputs and outputs."""
 
-    inputs: dict[str, str] = Field(description="feature name -> ONNX input name")
+    inputs: dict[str, str] = Field(description="feature name -> its own ONNX input [n, 1]")
+    packed: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="ONNX input -> the features that are its columns, in order: one float32 "
+                    "matrix [n, k] (one tensor per request instead of one per feature)")
     input_dtypes: dict[str, Literal["float32", "float64", "string", "int64"]]
     label_output: str | None = None
     probability_output: str | None = None
@@ -69,6 +74,23 @@ class ModelSpec(_Strict):
     explain: ExplainSpec = ExplainSpec()
     versions: dict[str, str] = Field(default_factory=dict, description="medmaas and library versions at training")
     extra: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
+    # Per-process memo for a kind's serving side (e.g. a decoding plan); never serialised.
+    _memo: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _every_feature_bound_once(self) -> ModelSpec:
+        bound = list(self.onnx.inputs) + [f for cols in self.onnx.packed.values() for f in cols]
+        names = [f.name for f in self.inputs]
+        if sorted(bound) != sorted(names):
+            raise ValueError("onnx binding must bind every input feature exactly once")
+        return self
+
+    def memo(self, key: str, build: Any) -> Any:
+        """``build()`` once per loaded spec, then the same object (specs are immutable)."""
+        value = self._memo.get(key)
+        if value is None:
+            value = self._memo[key] = build()
+        return value
 
     def feature(self, name: str) -> FeatureSpec | None:
         for f in self.inputs:

@@ -14,12 +14,14 @@ and the package works installed non-editable.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -39,10 +41,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     'sqlite'
     """
     parsed = make_url(url)
+    kwargs.setdefault("json_serializer", json_text)
     if parsed.get_backend_name() == "sqlite":
         return _make_sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def json_text(value: Any) -> str:
+    """How JSON columns are written: orjson (several times faster than the standard library,
+    which matters for the audit log's thousands of rows a second); values orjson refuses go to
+    the standard library, so errors read the same as before."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def _make_sqlite_engine(url: str, **kwargs: Any) -> Engine:

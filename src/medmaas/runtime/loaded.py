@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from medmaas.bundle.spec import ModelSpec
+from medmaas.bundle.spec import SPEC_FORMAT, ModelSpec
 from medmaas.exceptions import IntegrityError
 from medmaas.kinds.base import Batch, Kind, get_kind
+from medmaas.runtime.batcher import CallCost, measure_cost
 
 
 def _session(path: Path, intra_threads: int) -> Any:
@@ -42,7 +43,10 @@ class LoadedModel:
     kind: type[Kind]
     session: Any
     card: dict[str, Any] = field(default_factory=dict)
+    project: str = "default"
     output_names: list[str] = field(default_factory=list)
+    #: What one inference call costs, measured at load; decides inline vs worker thread.
+    cost: CallCost = field(default_factory=CallCost)
 
     def __post_init__(self) -> None:
         # Read once at load, not on every request.
@@ -63,33 +67,39 @@ class LoadedModel:
 
 def read_spec(bundle_dir: Path) -> ModelSpec:
     try:
-        return ModelSpec.model_validate_json((bundle_dir / "spec.json").read_bytes())
+        spec = ModelSpec.model_validate_json((bundle_dir / "spec.json").read_bytes())
     except FileNotFoundError:
         raise IntegrityError(f"bundle {bundle_dir.name} has no spec.json") from None
+    if spec.format > SPEC_FORMAT:
+        raise IntegrityError(f"bundle {bundle_dir.name} has spec format {spec.format}; this medmaas "
+                             f"reads up to {SPEC_FORMAT}: upgrade medmaas to serve it")
+    return spec
 
 
-def load_bundle(bundle_dir: Path, *, name: str = "", version: int = 0, intra_threads: int = 1,
-                warm_up: bool = True) -> LoadedModel:
-    """Load a bundle directory; with ``warm_up`` one tiny inference primes the session."""
+def load_bundle(bundle_dir: Path, *, name: str = "", version: int = 0, project: str = "default",
+                intra_threads: int = 1, warm_up: bool = True) -> LoadedModel:
+    """Load a bundle directory; with ``warm_up`` timed calls prime the session and measure
+    what a call costs (first calls allocate arenas and pick kernels: pay that at load, not on
+    a patient's request)."""
     spec = read_spec(bundle_dir)
     card_path = bundle_dir / "card.json"
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     model = LoadedModel(name=name or bundle_dir.name, version=version, bundle_dir=bundle_dir,
                         spec=spec, kind=get_kind(spec.kind),
-                        session=_session(bundle_dir / "model.onnx", intra_threads), card=card)
+                        session=_session(bundle_dir / "model.onnx", intra_threads), card=card,
+                        project=project)
     if warm_up:
-        _warm(model)
+        model.cost = measure_cost(model.run, lambda rows: _zero_feeds(model.session, rows))
     return model
 
 
-def _warm(model: LoadedModel) -> None:
-    # First calls allocate arenas and pick kernels; pay that at load, not on a patient request.
+def _zero_feeds(session: Any, rows: int) -> dict[str, np.ndarray]:
     feeds = {}
-    for inp in model.session.get_inputs():
-        shape = [1 if not isinstance(d, int) else d for d in inp.shape]
+    for inp in session.get_inputs():
+        shape = [rows if i == 0 else (d if isinstance(d, int) else 1) for i, d in enumerate(inp.shape)]
         if inp.type == "tensor(string)":
             feeds[inp.name] = np.full(shape, "", dtype=object)
         else:
             dtype = np.float64 if "double" in inp.type else np.int64 if "int64" in inp.type else np.float32
             feeds[inp.name] = np.zeros(shape, dtype=dtype)
-    model.session.run(None, feeds)
+    return feeds

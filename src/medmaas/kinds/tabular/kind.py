@@ -14,7 +14,7 @@ from medmaas.data.dataset import TabularDataset
 from medmaas.exceptions import InvalidInputError
 from medmaas.kinds.base import Batch, InferenceFn, Kind, Progress, no_progress, register_kind
 from medmaas.kinds.tabular import codec
-from medmaas.kinds.tabular.preprocess import safe_names
+from medmaas.kinds.tabular.export import input_binding
 
 if TYPE_CHECKING:
     from typing import Self
@@ -137,7 +137,6 @@ class TabularKind(Kind):
         background = summarise(ds.X, self.columns_, seed=self.random_state)
         (directory / "explain").mkdir(exist_ok=True)
         (directory / BACKGROUND_FILE).write_text(json.dumps(background, indent=1))
-        names = safe_names(self.columns_)
         units = self.units or {}
         inputs = [
             FeatureSpec(
@@ -159,11 +158,7 @@ class TabularKind(Kind):
             threshold=round(float(self.threshold_), 6) if binary and self.threshold_ is not None else None,
             unit=units.get(self.target_name_, {}).get("unit"),
         )
-        binding = OnnxBinding(
-            inputs=names,
-            input_dtypes={c.name: "float32" if c.type == "numeric" else "string" for c in self.columns_},
-            **outputs,
-        )
+        binding = OnnxBinding(**input_binding(self.columns_), **outputs)
         return ModelSpec(
             kind=self.name, task=self.task, estimator=self.estimator_,  # type: ignore[arg-type]
             inputs=inputs, output=output, onnx=binding,
@@ -181,14 +176,12 @@ class TabularKind(Kind):
 
     def _spec_for_decode(self) -> ModelSpec:
         # Decoding only needs names, types and the ONNX binding; ranges stay unchecked here.
-        names = safe_names(self.columns_)
         return ModelSpec(
             kind=self.name, task=self.task, estimator=self.estimator_,  # type: ignore[arg-type]
             inputs=[FeatureSpec(name=c.name, type="number" if c.type == "numeric" else "string")
                     for c in self.columns_],
             output=OutputSpec(target=self.target_name_, task=self.task),  # type: ignore[arg-type]
-            onnx=OnnxBinding(inputs=names, input_dtypes={
-                c.name: "float32" if c.type == "numeric" else "string" for c in self.columns_}),
+            onnx=OnnxBinding(**input_binding(self.columns_)),
         )
 
     def subgroups(self, dataset: Dataset) -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from medmaas.bundle.spec import ModelSpec
 from medmaas.kinds.base import Batch, InferenceFn
-from medmaas.kinds.tabular.codec import MISSING_CATEGORY, scores_from_outputs
+from medmaas.kinds.tabular.codec import MISSING_CATEGORY, feeds_from_columns, scores_from_outputs
 
 
 @lru_cache(maxsize=64)
@@ -46,15 +46,12 @@ class _Encoding:
         return out
 
     def feeds(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
-        feeds = {}
-        for j, f in enumerate(self.spec.inputs):
-            name = self.spec.onnx.inputs[f.name]
-            if j in self.vocab:
-                words = np.array(self.vocab[j], dtype=object)
-                feeds[name] = words[matrix[:, j].astype(np.int64)].reshape(-1, 1)
-            else:
-                feeds[name] = matrix[:, j].astype(np.float32).reshape(-1, 1)
-        return feeds
+        numeric = [j for j in range(len(self.spec.inputs)) if j not in self.vocab]
+        texts = {
+            self.spec.inputs[j].name: np.array(words, dtype=object)[matrix[:, j].astype(np.int64)].tolist()
+            for j, words in self.vocab.items()
+        }
+        return feeds_from_columns(self.spec, matrix[:, numeric], texts)
 
 
 def contributions(spec: ModelSpec, bundle_dir: Path, run: InferenceFn, batch: Batch,
