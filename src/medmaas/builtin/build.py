@@ -1,14 +1,21 @@
 """Build the built-in models that are not registered yet, each as a tracked job.
 
-The server starts answering at once; builds run in a background thread and each model appears
-(in production stage) as it finishes. Progress is written to the job table, which the CLI and
-``GET /v1/models`` show.
+The server starts answering at once; builds run in a separate process (training imports
+scikit-learn and PyTorch, several hundred MB a server should not carry for the rest of its life)
+and each model appears (in production stage) as it finishes. Progress is written to the job
+table, which the CLI and ``GET /v1/models`` show.
+
+``python -m medmaas.builtin.build`` is that process; it reads the same ``MEDMAAS_*`` settings.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
-import threading
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -18,6 +25,7 @@ from medmaas.exceptions import MedmaasError, NotFoundError
 if TYPE_CHECKING:
     from medmaas.audit import AuditLog
     from medmaas.registry import Registry
+    from medmaas.settings import Settings
 
 logger = logging.getLogger(__name__)
 ACTOR = "medmaas-builtin"
@@ -81,13 +89,57 @@ def build_missing(registry: Registry, audit: AuditLog | None = None,
         except (MedmaasError, ValueError, RuntimeError) as exc:
             logger.error("built-in model %s failed: %s", model.name, exc)
             registry.update_job(job, progress=0.0, message=f"failed: {exc}", status="failed")
+        except BaseException:  # stopped (the server shut down): no job stays "running"
+            for name in [m.name for m in todo if m.name not in built]:
+                registry.update_job(jobs[name], progress=0.0, message="interrupted", status="failed")
+            raise
     return built
 
 
-def build_in_background(registry: Registry, audit: AuditLog | None = None) -> threading.Thread | None:
-    if not missing_builtins(registry):
-        return None
-    thread = threading.Thread(target=build_missing, args=(registry, audit), name="medmaas-builtin",
-                              daemon=True)
-    thread.start()
-    return thread
+def build_in_background(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Start ``python -m medmaas.builtin.build`` if a built-in model is missing; it is stopped
+    when this process exits."""
+    from medmaas.registry import Registry
+
+    registry = Registry.open(settings)
+    try:
+        if not missing_builtins(registry):
+            return None
+    finally:
+        registry.close()
+    env = {**os.environ, "MEDMAAS_HOME": str(settings.home.resolve()),
+           "MEDMAAS_DATABASE_URL": settings.resolved_database_url()}
+    process = subprocess.Popen([sys.executable, "-m", "medmaas.builtin.build"], env=env,
+                               stdin=subprocess.DEVNULL)
+    atexit.register(_stop, process)
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> None:
+    from medmaas.audit import AuditLog
+    from medmaas.logs import configure
+    from medmaas.registry import Registry
+    from medmaas.settings import Settings
+
+    # SIGTERM from the server becomes SystemExit, so unfinished jobs are marked as such.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    settings = Settings()
+    configure(settings.log_level)
+    registry = Registry.open(settings)
+    try:
+        build_missing(registry, AuditLog(registry))
+    finally:
+        registry.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -69,7 +69,7 @@ def serve(
         if builtin:
             from medmaas.builtin.build import build_in_background
 
-            if build_in_background(state.registry, state.audit) is not None:  # type: ignore[attr-defined]
+            if build_in_background(settings) is not None:
                 console.print("building built-in models in the background; "
                               "`medmaas models list` shows their progress")
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medmaas.bundle.spec import ExplainSpec, FeatureSpec, ModelSpec, OnnxBinding, OutputSpec
-from medmaas.data.dataset import TabularDataset
 from medmaas.exceptions import InvalidInputError
 from medmaas.kinds.base import Batch, InferenceFn, Kind, Progress, no_progress, register_kind
 from medmaas.kinds.tabular import codec
@@ -19,7 +18,7 @@ from medmaas.kinds.tabular.export import input_binding
 if TYPE_CHECKING:
     from typing import Self
 
-    from medmaas.data.dataset import Dataset
+    from medmaas.data.dataset import Dataset, TabularDataset
 
 BACKGROUND_FILE = "explain/background.json"
 CONFORMAL_ALPHA = 0.1
@@ -243,6 +242,9 @@ class TabularKind(Kind):
 
 
 def _tabular(dataset: Dataset) -> TabularDataset:
+    # Imported here: pandas (~75 MB) is a training-side cost a server should not pay.
+    from medmaas.data.dataset import TabularDataset
+
     if not isinstance(dataset, TabularDataset):
         raise InvalidInputError(f"the tabular kind needs a TabularDataset; got {type(dataset).__name__}")
     return dataset
