@@ -29,3 +29,7 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .medmaas .pytest_cache
+
+.PHONY: bench-serving
+bench-serving: $(VENV)/.installed  ## serving speed: medmaas vs FastAPI, MLflow, BentoML, a bare ASGI ceiling (~21 min)
+	$(BIN)/python -m benchmarks.serving.run

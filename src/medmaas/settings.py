@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     tls_keyfile: Path | None = None
     log_level: str = "INFO"
     # Serving: see medmaas.runtime.batcher and medmaas.runtime.cache.
-    batch_window_ms: float = Field(default=1.0, ge=0, le=50, description="longest a request waits for a batch to fill, under concurrency only")
+    # 0 by default: requests that arrive together, or while the model is busy, are joined
+    # anyway; waiting for more cost throughput in every measurement (see runtime/batcher.py).
+    batch_window_ms: float = Field(default=0.0, ge=0, le=50, description="longest a request waits for a batch to fill, under concurrency only")
     batch_max_rows: int = Field(default=256, ge=1, description="rows per inference call at most (bigger requests run alone)")
     batch_queue_rows: int = Field(default=8192, ge=1, description="rows waiting per model before requests get 503 + Retry-After")
     model_idle_unload_s: float = Field(default=3600, ge=0, description="unload a model version unused this long (0: never)")

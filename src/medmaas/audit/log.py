@@ -2,8 +2,8 @@
 
 Appends are serialised so the chain never forks: a lock per database within the process, and
 across processes the database's own write lock (SQLite ``BEGIN IMMEDIATE``; a PostgreSQL
-advisory lock held until commit). A unique index on ``prev_hash`` refuses a fork even if
-something bypasses both. The log fails closed: if an event cannot be written, ``append``
+advisory lock held until commit). The primary key on ``seq`` refuses a fork even if
+something bypasses both: two events cannot take the same place. The log fails closed: if an event cannot be written, ``append``
 raises and the caller's request must fail with it.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine, Row, Table, Text, insert, select, type_coerce
+from sqlalchemy.exc import DBAPIError
 
 from medmaas.audit.events import (
     GENESIS_HASH,
@@ -25,8 +26,8 @@ from medmaas.audit.events import (
     chain_hash,
     format_at,
 )
-from medmaas.exceptions import InvalidInputError
-from medmaas.registry.db import connect_for_write
+from medmaas.exceptions import IntegrityError, InvalidInputError
+from medmaas.registry.db import advisory_key
 from medmaas.registry.tables import AuditEventRow, utcnow
 
 logger = logging.getLogger(__name__)
@@ -83,11 +84,8 @@ class AuditLog:
         if not batch:
             return []
         try:
-            with self._lock, connect_for_write(self.engine, _LOCK_NAME) as conn:
-                last = conn.execute(
-                    select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
-                ).first()
-                seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+            with self._lock, _DriverTransaction(self.engine) as cursor:
+                seq, prev_hash = cursor.last()
                 now = utcnow()
                 rows: list[tuple[Any, ...]] = []
                 for event in batch:
@@ -98,10 +96,12 @@ class AuditLog:
                                  event.resource, event.version, event.outcome,
                                  event.input_sha256, event.detail, prev_hash, digest))
                     prev_hash = digest
-                statement = _insert_for(conn.dialect)
-                conn.exec_driver_sql(statement.sql, statement.params(rows))
-        except Exception:
+                cursor.insert(rows)
+        except Exception as exc:
             logger.error("audit write failed; the request that caused it must fail", exc_info=True)
+            dbapi_error = self.engine.dialect.loaded_dbapi.Error
+            if isinstance(exc, dbapi_error):  # the same exception types as every other query
+                raise DBAPIError.instance(None, None, exc, dbapi_error) from exc
             raise
         return rows
 
@@ -204,43 +204,98 @@ def _check_row(row: Row[Any, *tuple[Any, ...]], expected_seq: int, prev_hash: st
     return None
 
 
-class _Insert:
-    """The INSERT compiled once per dialect, with each column's own bind processing.
+class _DriverTransaction:
+    """One append transaction spoken directly to the database driver.
 
-    Handing rows straight to the driver's ``executemany`` costs a few microseconds per event
-    where a Core ``insert()`` re-processes every parameter through its compiler (about 30 µs
-    measured), which matters when the serving path writes thousands of events a second.
+    Appends are the hottest write in a serving process (one per prediction, group-committed)
+    and the whole transaction is four statements: take the write lock, read the last event,
+    insert the batch as one multi-row ``INSERT``, commit. Through SQLAlchemy's Core each
+    statement costs far more Python than the database work (measured: 1.4 ms against 0.5 ms
+    for an 8-event commit), and in a server the writer thread must win the GIL back from the
+    event loop after every call into the driver: fewer, cheaper calls are what keep the
+    group commit short. Column values still go through each column type's own bind
+    processing, so what is stored is exactly what the ORM would store.
     """
 
+    CHUNK = 500  # rows per INSERT: 6,500 parameters, far below SQLite's limit of 32,766
+
+    def __init__(self, engine: Engine) -> None:
+        self.dialect = engine.dialect
+        self.sql = _statements_for(self.dialect)
+        self.raw = engine.raw_connection()
+
+    def __enter__(self) -> _DriverTransaction:
+        self.cursor = self.raw.cursor()
+        if self.dialect.name == "sqlite":
+            self.cursor.execute("BEGIN IMMEDIATE")  # the single write lock, taken up front
+        elif self.dialect.name == "postgresql":
+            self.cursor.execute(self.sql.lock, (advisory_key(_LOCK_NAME),))
+        return self
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        try:
+            if kind is None:
+                self.raw.commit()
+            else:
+                self.raw.rollback()
+        finally:
+            self.cursor.close()
+            self.raw.close()  # back to the pool
+
+    def last(self) -> tuple[int, str]:
+        self.cursor.execute(self.sql.last)
+        row = self.cursor.fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        bound = [self.sql.bind(row) for row in rows]
+        for start in range(0, len(bound), self.CHUNK):
+            chunk = bound[start:start + self.CHUNK]
+            self.cursor.execute(self.sql.insert(len(chunk)), tuple(v for b in chunk for v in b))
+
+
+class _Statements:
+    """The SQL of an append for one dialect, built once."""
+
     def __init__(self, dialect: Any) -> None:
-        compiled = insert(_TABLE).compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.names = list(compiled.positiontup or [c.name for c in _TABLE.c])
-        self.positional = compiled.positiontup is not None
-        # Where each statement parameter sits in a row tuple, and how the column converts it.
+        marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+        if marker is None:
+            raise IntegrityError(f"the audit log does not support the {dialect.name} driver's "
+                                 f"parameter style {dialect.paramstyle!r}")
+        self.names = [c.name for c in _TABLE.c]
         self.order = [_FIELDS.index(name) for name in self.names]
         self.processors = [(i, process) for i, name in enumerate(self.names)
                            if (process := _TABLE.c[name].type._cached_bind_processor(dialect))]
+        prefix = str(insert(_TABLE).compile(dialect=dialect)).split(" VALUES ")[0]
+        self._prefix = prefix + " VALUES "
+        self._group = "(" + ", ".join([marker] * len(self.names)) + ")"
+        self._inserts: dict[int, str] = {}
+        self.last = str(select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc())
+                        .limit(1).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        self.lock = f"SELECT pg_advisory_xact_lock({marker})"
 
-    def params(self, rows: list[tuple[Any, ...]]) -> list[Any]:
-        out: list[Any] = []
-        for row in rows:
-            values = [row[i] for i in self.order]
-            for i, process in self.processors:
-                values[i] = process(values[i])
-            out.append(tuple(values) if self.positional else dict(zip(self.names, values, strict=True)))
-        return out
+    def bind(self, row: tuple[Any, ...]) -> list[Any]:
+        values = [row[i] for i in self.order]
+        for i, process in self.processors:
+            values[i] = process(values[i])
+        return values
+
+    def insert(self, n: int) -> str:
+        sql = self._inserts.get(n)
+        if sql is None:
+            sql = self._inserts[n] = self._prefix + ", ".join([self._group] * n)
+        return sql
 
 
 _FIELDS = list(StoredAuditEvent.__slots__)
-_inserts: dict[str, _Insert] = {}
+_statements: dict[str, _Statements] = {}
 
 
-def _insert_for(dialect: Any) -> _Insert:
+def _statements_for(dialect: Any) -> _Statements:
     key = f"{dialect.name}+{dialect.driver}"
-    if key not in _inserts:
-        _inserts[key] = _Insert(dialect)
-    return _inserts[key]
+    if key not in _statements:
+        _statements[key] = _Statements(dialect)
+    return _statements[key]
 
 
 def _stored(row: Row[Any]) -> StoredAuditEvent:

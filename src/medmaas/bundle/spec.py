@@ -87,9 +87,12 @@ class ModelSpec(_Strict):
 
     def memo(self, key: str, build: Any) -> Any:
         """``build()`` once per loaded spec, then the same object (specs are immutable)."""
-        value = self._memo.get(key)
+        # Straight to pydantic's private-attribute dict: ``self._memo`` goes through
+        # BaseModel.__getattr__, which costs more than the rest of a one-row decode.
+        memo = self.__pydantic_private__["_memo"]  # type: ignore[index]
+        value = memo.get(key)
         if value is None:
-            value = self._memo[key] = build()
+            value = memo[key] = build()
         return value
 
     def feature(self, name: str) -> FeatureSpec | None:

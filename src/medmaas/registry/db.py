@@ -111,8 +111,12 @@ def advisory_lock(conn: Connection, name: str) -> None:
     begun through :func:`write_engine` already holds the database's single write lock.
     """
     if conn.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(name)})
+
+
+def advisory_key(name: str) -> int:
+    """The 64-bit PostgreSQL advisory-lock key for a lock name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

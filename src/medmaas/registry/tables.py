@@ -206,8 +206,8 @@ class AuditEventRow(Base):
 
     __tablename__ = "audit_events"
     __table_args__ = (
-        # A second event claiming the same predecessor would fork the chain; refuse it.
-        UniqueConstraint("prev_hash"),
+        # No unique index on prev_hash (migration 0002): the primary key on seq already
+        # refuses a second event claiming the same place, at no cost per append.
         Index(None, "action"),
         Index(None, "actor"),
         Index(None, "project"),

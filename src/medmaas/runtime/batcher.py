@@ -49,7 +49,11 @@ Outputs = dict[str, np.ndarray]
 
 @dataclass(frozen=True)
 class BatchingConfig:
-    window_s: float = 0.001
+    # No timer by default: measured in-process with 8 concurrent one-row requests, a 1 ms
+    # window cost 230 µs a request against 71 µs without, since the event loop sat idle
+    # waiting for it; joining what arrives together and what queues behind a busy model
+    # already fills batches.
+    window_s: float = 0.0
     max_batch_rows: int = 256
     max_queue_rows: int = 8192
     inline_budget_s: float = 0.0005
