@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -59,6 +61,10 @@ class _Plan:
         # Every numeric feature is a column of one float matrix; packed inputs are slices of it.
         self.numbers = [f for f in spec.inputs if f.type == "number"]
         self.number_names = [f.name for f in self.numbers]
+        # Always a tuple, even for one feature (itemgetter of one name returns the bare value).
+        getter = itemgetter(*self.number_names) if self.number_names else None
+        self.get_numbers: Any = ((lambda row: (getter(row),)) if len(self.number_names) == 1
+                                 else getter)
         column = {name: j for j, name in enumerate(self.number_names)}
         self.lo = np.array([-np.inf if f.minimum is None else f.minimum for f in self.numbers])
         self.hi = np.array([np.inf if f.maximum is None else f.maximum for f in self.numbers])
@@ -118,15 +124,17 @@ def _decode_clean(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> Batch | Non
         if type(row) is not dict or row.keys() != known:
             return None
     n = len(rows)
-    names = plan.number_names
-    flat = [row[name] for row in rows for name in names]
-    # bool is not a number here, and None needs a warning: both leave the fast path.
-    if not _NUMBER_TYPES.issuperset(map(type, flat)):
-        return None
-    try:
-        numbers = np.array(flat, dtype=np.float64).reshape(n, len(names))
-    except OverflowError:
-        return None
+    if plan.number_names:
+        values = list(map(plan.get_numbers, rows))  # one C-level itemgetter call per row
+        # bool is not a number here, and None needs a warning: both leave the fast path.
+        if not _NUMBER_TYPES.issuperset(map(type, chain.from_iterable(values))):
+            return None
+        try:
+            numbers = np.array(values, dtype=np.float64).reshape(n, len(plan.number_names))
+        except OverflowError:
+            return None
+    else:
+        numbers = np.empty((n, 0), dtype=np.float64)
     if not np.isfinite(numbers).all() or (numbers < plan.lo).any() or (numbers > plan.hi).any():
         return None
     texts: dict[str, list[str]] = {}
@@ -183,17 +191,21 @@ def scores_from_outputs(spec: ModelSpec, outputs: Mapping[str, np.ndarray]) -> n
 
 
 def encode_outputs(spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
-    """One prediction per row: the decision, its probability, its uncertainty, its warnings."""
-    # Plain Python floats from one tolist(): per-element numpy scalars cost ten times more.
-    scores = scores_from_outputs(spec, outputs).tolist()
+    """One prediction per row: the decision, its probability, its uncertainty, its warnings.
+
+    Decisions and sets are computed on the unrounded scores, for the whole batch at once;
+    only what is shown is rounded (to 6 decimals).
+    """
+    scores = scores_from_outputs(spec, outputs)
     extra = spec.extra
     q = extra.get("conformal_q")
     level = 1 - extra.get("conformal_alpha", 0.1)
-    results: list[dict[str, Any]] = []
+    shown = np.round(scores, 6).tolist()
     if spec.task == "regression":
         unit = spec.output.unit
-        for value, notes in zip(scores, batch.warnings, strict=True):
-            item: dict[str, Any] = {"prediction": round(value, 6), "unit": unit}
+        results: list[dict[str, Any]] = []
+        for value, notes in zip(shown, batch.warnings, strict=True):
+            item: dict[str, Any] = {"prediction": value, "unit": unit}
             if q is not None:
                 item["interval"] = [round(value - q, 6), round(value + q, 6)]
                 item["interval_level"] = level
@@ -202,20 +214,26 @@ def encode_outputs(spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Ba
         return results
     classes = spec.output.classes or []
     threshold = spec.output.threshold if len(classes) == 2 else None
-    for proba, notes in zip(scores, batch.warnings, strict=True):
-        item = {"probabilities": {c: round(p, 6) for c, p in zip(classes, proba, strict=True)}}
+    if threshold is not None:
+        labels = np.where(scores[:, 1] >= threshold, classes[1], classes[0]).tolist()
+    else:
+        labels = np.asarray(classes, dtype=object)[np.argmax(scores, axis=1)].tolist()
+    if q is not None:
+        # Rows share the list object of their set: at most 2^k distinct sets for k classes.
+        masks = ((1.0 - scores) <= q).tolist()
+        sets: dict[tuple[bool, ...], list[str]] = {}
+        row_sets = [sets.get(key) or sets.setdefault(key, [c for c, m in zip(classes, key, strict=True) if m])
+                    for key in map(tuple, masks)]
+    results = []
+    for i, (proba, label, notes) in enumerate(zip(shown, labels, batch.warnings, strict=True)):
+        item = {"probabilities": dict(zip(classes, proba, strict=True)), "prediction": label}
         if threshold is not None:
-            p_pos = proba[1]
-            item["prediction"] = classes[1] if p_pos >= threshold else classes[0]
-            item["probability"] = round(p_pos, 6)
+            item["probability"] = proba[1]
             item["threshold"] = threshold
-        else:
-            item["prediction"] = classes[proba.index(max(proba))]
         if q is not None:
-            prediction_set = [c for c, p in zip(classes, proba, strict=True) if 1.0 - p <= q]
-            item["prediction_set"] = prediction_set
+            item["prediction_set"] = row_sets[i]
             item["set_level"] = level
-            item["uncertain"] = len(prediction_set) != 1
+            item["uncertain"] = len(row_sets[i]) != 1
         item["warnings"] = notes
         results.append(item)
     return results
