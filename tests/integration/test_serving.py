@@ -156,3 +156,30 @@ def test_the_fastapi_route_answers_like_the_data_plane(api: Any) -> None:
     assert fast.json()["predictions"] == slow.json()["predictions"]
     assert bad.status_code == 422 and "extra" in bad.json()["error"]
     assert fast.headers["x-content-type-options"] == slow.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_data_plane_honours_the_cors_allow_list(home: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from medmaas.api.app import build_state, create_app
+    from medmaas.settings import Settings
+
+    settings = Settings(home=home, cors_origins=["https://ehr.example"])
+    state = build_state(settings)
+    key = state.keys.create("ehr", "clinician", created_by="test")[0]
+    body = {"rows": _rows(1)}
+    try:
+        with TestClient(create_app(settings, state=state)) as client:
+            allowed = client.post("/v1/models/wdbc/predict", json=body, headers={
+                "Authorization": f"Bearer {key}", "Origin": "https://ehr.example"})
+            other = client.post("/v1/models/wdbc/predict", json=body, headers={
+                "Authorization": f"Bearer {key}", "Origin": "https://evil.example"})
+            preflight = client.options("/v1/models/wdbc/predict", headers={
+                "Origin": "https://ehr.example", "Access-Control-Request-Method": "POST"})
+    finally:
+        state.close()
+        state.registry.close()
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://ehr.example"
+    assert "access-control-allow-origin" not in other.headers
+    assert preflight.headers["access-control-allow-origin"] == "https://ehr.example"

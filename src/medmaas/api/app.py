@@ -92,4 +92,5 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.state.settings = settings
     tls = settings.tls_certfile is not None
     control = ServiceMiddleware(app, max_body_bytes=settings.max_body_bytes, tls=tls)
-    return DataPlane(control, app, max_body_bytes=settings.max_body_bytes, tls=tls)
+    return DataPlane(control, app, max_body_bytes=settings.max_body_bytes, tls=tls,
+                     cors_origins=settings.cors_origins)

@@ -22,18 +22,22 @@ from medmaas.api.middleware import new_request_id, read_body, send_json
 from medmaas.exceptions import MedmaasError
 
 _PREDICT = re.compile(r"^/v1/models/([^/]+)/predict$")
-_WANTED = {b"authorization", b"x-api-key", b"content-type", b"content-length"}
+_WANTED = {b"authorization", b"x-api-key", b"content-type", b"content-length", b"origin"}
 
 
 class DataPlane:
     """ASGI app: predictions here, everything else to ``control`` (the FastAPI app wrapped in
     its middleware). ``fastapi`` is the FastAPI app itself, whose lifespan builds the state."""
 
-    def __init__(self, control: Any, fastapi: Any, *, max_body_bytes: int, tls: bool) -> None:
+    def __init__(self, control: Any, fastapi: Any, *, max_body_bytes: int, tls: bool,
+                 cors_origins: list[str] | None = None) -> None:
         self.control = control
         self.fastapi = fastapi
         self.max_body_bytes = max_body_bytes
         self.tls = tls
+        # The same allow-list as the control plane's CORSMiddleware (which also answers the
+        # preflight OPTIONS requests): a browser app may read predictions only from these.
+        self.cors_origins = {o.encode() for o in cors_origins or []}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -46,6 +50,7 @@ class DataPlane:
     async def _predict(self, scope: dict[str, Any], receive: Any, send: Any, name: str) -> None:
         request_id = new_request_id()
         headers = {k: v for k, v in scope["headers"] if k in _WANTED}
+        cors = self._cors(headers.get(b"origin"))
         try:
             body = await read_body(receive, self.max_body_bytes, headers.get(b"content-length"))
             if body is None:
@@ -54,13 +59,22 @@ class DataPlane:
         except MedmaasError as exc:
             status, error, extra = errors.describe(exc, request_id)
             await send_json(send, status, orjson.dumps(error), request_id, self.tls,
-                            [(k.lower().encode(), v.encode()) for k, v in extra.items()])
+                            [*cors, *((k.lower().encode(), v.encode()) for k, v in extra.items())])
             return
         except Exception as exc:
             status, error = errors.unexpected_error(exc, request_id)
-            await send_json(send, status, orjson.dumps(error), request_id, self.tls)
+            await send_json(send, status, orjson.dumps(error), request_id, self.tls, cors)
             return
-        await send_json(send, 200, orjson.dumps(answer), request_id, self.tls)
+        await send_json(send, 200, orjson.dumps(answer), request_id, self.tls, cors)
+
+    def _cors(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
+        if origin is None or not self.cors_origins:
+            return []
+        if b"*" in self.cors_origins:
+            return [(b"access-control-allow-origin", b"*")]
+        if origin in self.cors_origins:
+            return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+        return []
 
     async def _answer(self, scope: dict[str, Any], headers: dict[bytes, bytes], body: bytes,
                       name: str, request_id: str) -> dict[str, Any]:
