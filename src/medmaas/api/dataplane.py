@@ -19,7 +19,7 @@ import orjson
 
 from medmaas.api import errors, predicting
 from medmaas.api.middleware import new_request_id, read_body, send_json
-from medmaas.exceptions import MedmaasError
+from medmaas.exceptions import MedmaasError, SchemaError
 
 _PREDICT = re.compile(r"^/v1/models/([^/]+)/predict$")
 _WANTED = {b"authorization", b"x-api-key", b"content-type", b"content-length", b"origin"}
@@ -87,7 +87,7 @@ class DataPlane:
         await predicting.authorize(state, principal, "predict", scope["path"], "POST")
         content_type = headers.get(b"content-type", b"application/json")
         if b"json" not in content_type:
-            raise predicting.SchemaError(
+            raise SchemaError(
                 f"send the rows as JSON with Content-Type application/json; got {content_type.decode('latin-1')!r}")
         rows, explain = predicting.parse_predict_body(body)
         if explain:

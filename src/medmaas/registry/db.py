@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -140,11 +138,3 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
     logger.debug("database schema at %s", revision)
 
-
-@contextmanager
-def connect_for_write(engine: Engine, lock_name: str | None = None) -> Iterator[Connection]:
-    """A Core connection in a write transaction, committed on success, rolled back on error."""
-    with write_engine(engine).begin() as conn:
-        if lock_name is not None:
-            advisory_lock(conn, lock_name)
-        yield conn

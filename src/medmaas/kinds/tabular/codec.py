@@ -65,7 +65,7 @@ class _Plan:
         getter = itemgetter(*self.number_names) if self.number_names else None
         self.get_numbers: Any = ((lambda row: (getter(row),)) if len(self.number_names) == 1
                                  else getter)
-        column = {name: j for j, name in enumerate(self.number_names)}
+        self.column = column = {name: j for j, name in enumerate(self.number_names)}
         self.lo = np.array([-np.inf if f.minimum is None else f.minimum for f in self.numbers])
         self.hi = np.array([np.inf if f.maximum is None else f.maximum for f in self.numbers])
         self.texts = [f for f in spec.inputs if f.type == "string"]
@@ -153,7 +153,7 @@ def _decode_checked(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> Batch:
     """Row by row: the reference semantics, with a message naming every problem."""
     names, known = plan.names, plan.known
     numbers = np.empty((len(rows), len(plan.numbers)), dtype=np.float64)
-    column = {name: j for j, name in enumerate(plan.number_names)}
+    column = plan.column
     texts: dict[str, list[str]] = {f.name: [] for f in plan.texts}
     warnings: list[list[str]] = []
     records: list[dict[str, Any]] = []
