@@ -38,7 +38,7 @@ def build_state(settings: Settings) -> AppState:
                               max_queue_rows=settings.batch_queue_rows)
     return AppState(settings=settings, registry=registry,
                     keys=KeyStore(registry, settings.resolved_secret()), audit=audit,
-                    writer=AuditWriter(audit).start(),
+                    writer=AuditWriter(registry.database_url).start(),
                     models=ModelCache(registry, idle_unload_s=settings.model_idle_unload_s or None,
                                       batching=batching))
 
