@@ -61,12 +61,14 @@ def test_clean_rows_take_the_fast_path_and_match_the_checked_one(packed: bool) -
 
 @pytest.mark.parametrize("change", [
     {"age": None}, {"age": 120}, {"sex": "X"}, {"sex": " F "}, {"age": True}, {"age": "70"},
-    {"sodium": float("inf")},
+    {"sodium": float("inf")}, {"sodium": float("nan")}, {"sodium": 10**400},
 ])
-def test_unusual_rows_leave_the_fast_path(change: dict[str, object]) -> None:
+@pytest.mark.parametrize("n", [1, 5])  # the range is checked in Python for 1-2 rows, numpy beyond
+def test_unusual_rows_leave_the_fast_path(change: dict[str, object], n: int) -> None:
     spec = _spec(True)
-    row = {"age": 70, "sex": "F", "creatinine": 1.1, "sodium": 140.0, **change}
-    assert codec._decode_clean(codec._plan(spec), [row]) is None
+    clean = {"age": 70, "sex": "F", "creatinine": 1.1, "sodium": 140.0}
+    rows = [dict(clean) for _ in range(n - 1)] + [{**clean, **change}]
+    assert codec._decode_clean(codec._plan(spec), rows) is None
 
 
 def test_the_checked_path_warns_and_refuses_as_before() -> None:

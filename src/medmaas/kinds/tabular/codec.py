@@ -68,6 +68,7 @@ class _Plan:
         self.column = column = {name: j for j, name in enumerate(self.number_names)}
         self.lo = np.array([-np.inf if f.minimum is None else f.minimum for f in self.numbers])
         self.hi = np.array([np.inf if f.maximum is None else f.maximum for f in self.numbers])
+        self.bounds = list(zip(self.lo.tolist(), self.hi.tolist(), strict=True))
         self.texts = [f for f in spec.inputs if f.type == "string"]
         self.text_categories = [frozenset(f.categories) if f.categories is not None else None
                                 for f in self.texts]
@@ -129,13 +130,16 @@ def _decode_clean(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> Batch | Non
         # bool is not a number here, and None needs a warning: both leave the fast path.
         if not _NUMBER_TYPES.issuperset(map(type, chain.from_iterable(values))):
             return None
+        if n <= _PYTHON_CHECK_ROWS and not all(_inside(row, plan.bounds) for row in values):
+            return None
         try:
             numbers = np.array(values, dtype=np.float64).reshape(n, len(plan.number_names))
         except OverflowError:
             return None
     else:
         numbers = np.empty((n, 0), dtype=np.float64)
-    if not np.isfinite(numbers).all() or (numbers < plan.lo).any() or (numbers > plan.hi).any():
+    if n > _PYTHON_CHECK_ROWS and (
+            not np.isfinite(numbers).all() or (numbers < plan.lo).any() or (numbers > plan.hi).any()):
         return None
     texts: dict[str, list[str]] = {}
     for feature, categories in zip(plan.texts, plan.text_categories, strict=True):
@@ -147,6 +151,20 @@ def _decode_clean(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> Batch | Non
         texts[feature.name] = column
     return Batch(feeds=plan.feeds(numbers, texts), n=n, records=list(rows),
                  warnings=[[] for _ in range(n)])
+
+
+# Up to this many rows, checking the range in Python beats three numpy reductions (one
+# 30-feature row: 2.4 µs against 8 µs); beyond it numpy wins.
+_PYTHON_CHECK_ROWS = 2
+
+
+def _inside(values: tuple[Any, ...], bounds: list[tuple[float, float]]) -> bool:
+    """Every value finite and inside its training range (NaN fails the comparisons; an
+    integer too large for a float fails ``isfinite`` with OverflowError, caught as outside)."""
+    try:
+        return all(lo <= v <= hi and math.isfinite(v) for v, (lo, hi) in zip(values, bounds, strict=True))
+    except OverflowError:
+        return False
 
 
 def _decode_checked(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> Batch:
