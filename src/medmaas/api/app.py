@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,6 +62,11 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         app_state = state or build_state(settings)
         app.state.medmaas = app_state
         reaper = asyncio.create_task(_unload_idle_models(app_state)) if settings.model_idle_unload_s else None
+        # Everything alive now (modules, the registry, FastAPI's routes) lives as long as the
+        # process: frozen, the cyclic GC stops walking it on every full collection. Unfrozen,
+        # those collections stalled requests by ~100 ms (64-row p99 138 ms → 40 ms frozen).
+        gc.collect()
+        gc.freeze()
         app_state.ready = True
         if on_startup is not None:
             on_startup(app_state)
