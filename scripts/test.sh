@@ -17,4 +17,5 @@ fi
 
 args=("$@")
 if [[ ${#args[@]} -eq 0 ]]; then args=(-m "not slow"); fi
-exec "$BIN/python" -m pytest "${args[@]}"
+# Not exec: the EXIT trap must still run to stop the PostgreSQL server.
+"$BIN/python" -m pytest "${args[@]}"
