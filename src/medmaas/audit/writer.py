@@ -12,8 +12,8 @@ failed commit fails every request in it.
 The commits run in a child process (:mod:`medmaas.audit.writer_process`) fed over a private
 socket pair, not in a thread: a thread needs the GIL after every database call while the event
 loop holds it answering requests, which tripled the commit time under load. The event loop only
-writes one line per event (all of a loop turn's events in one ``send``) and reads one line per
-commit. If the child dies, the requests waiting on it fail with 503 and the next request
+writes one line per event, at once (so the commit overlaps work on the next requests), and
+reads one line per commit. If the child dies, the requests waiting on it fail with 503 and the next request
 starts a new one; an event of such a request may or may not have been written, but its result
 was never shown, which is what failing closed means.
 
@@ -67,11 +67,9 @@ class AuditWriter:
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: deque[asyncio.Future[None]] = deque()  # in the order sent
-        self._outgoing: list[bytes] = []  # lines of this loop turn, sent together
         self._unsent = bytearray()  # what the socket did not take yet
         self._answers = b""  # an incomplete answer line
-        self._flush_scheduled = False
-        self._writing = False
+        self._writing = False  # waiting for the socket to take ``_unsent``
         self._closing = False
 
     def start(self) -> AuditWriter:
@@ -106,8 +104,9 @@ class AuditWriter:
             self._attach(loop)
         future: asyncio.Future[None] = loop.create_future()
         self._waiting.append(future)
-        self._outgoing.append(encode_event(event))
-        self._flush()
+        self._unsent += encode_event(event)
+        if not self._writing:
+            self._send()
         return future
 
     async def append(self, event: AuditEvent) -> None:
@@ -144,9 +143,6 @@ class AuditWriter:
         self._loop = loop
         if self._unsent:
             self._watch_writable(True)
-        if self._outgoing and not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
 
     def _detach(self) -> None:
         loop, self._loop = self._loop, None
@@ -155,16 +151,6 @@ class AuditWriter:
             if self._writing:
                 loop.remove_writer(self._sock.fileno())
         self._writing = False
-        self._flush_scheduled = False
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        if not self._outgoing or self._sock is None:
-            return
-        self._unsent += b"".join(self._outgoing)
-        self._outgoing.clear()
-        if not self._writing:
-            self._send()
 
     def _send(self) -> None:
         assert self._sock is not None
@@ -234,7 +220,6 @@ class AuditWriter:
                      "for their audit events fail with 503, and the next one starts a new writer",
                      why, code, waiting)
         self._fail_waiting()
-        self._outgoing.clear()
         self._unsent.clear()
 
     def _fail_waiting(self) -> None:
@@ -255,9 +240,8 @@ class AuditWriter:
         self._detach()
         try:
             sock.settimeout(timeout)
-            sock.sendall(bytes(self._unsent) + b"".join(self._outgoing))
+            sock.sendall(self._unsent)
             self._unsent.clear()
-            self._outgoing.clear()
             sock.shutdown(socket.SHUT_WR)  # the child writes what it has, answers, and exits
             while data := sock.recv(1 << 16):
                 self._settle(data)
