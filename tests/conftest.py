@@ -41,7 +41,8 @@ def mixed_frame(n: int = 240, seed: int = 0) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory with one registered WDBC model (logistic regression, in production)."""
+    """A data directory with a WDBC model (logistic regression, in production), a mixed-type
+    model, and a small 2D image model "blobs" (16×16 grey, in production)."""
     from medmaas.data.tabular import build_tabular_dataset
     from medmaas.registry import Registry
     from medmaas.settings import Settings
@@ -69,6 +70,17 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         actor="test",
         options=TrainOptions(candidates=["logistic-regression", "gradient-boosting"], n_boot=200),
     )
+    from tests.image_builders import blob_dataset
+
+    blobs = train_model(
+        blob_dataset(n=96, size=16, with_splits=True),
+        name="blobs",
+        registry=registry,
+        actor="test",
+        options=TrainOptions(kind="image", n_boot=200,
+                             kind_options={"epochs": 4, "batch_size": 32, "patience": 4}),
+    )
+    registry.promote("blobs", int(blobs.version or 0), "production", actor="test")
     registry.close()
     return home
 

@@ -38,7 +38,21 @@ def _tabular_examples() -> list[tuple[str, Dataset, dict]]:
     ]
 
 
-EXAMPLES: dict[str, Callable[[], list[tuple[str, Dataset, dict]]]] = {"tabular": _tabular_examples}
+def _image_examples() -> list[tuple[str, Dataset, dict]]:
+    from tests.image_builders import blob_dataset
+
+    fast = {"epochs": 3, "batch_size": 32, "patience": 3}
+    return [
+        ("2d-binary-int8", blob_dataset(n=96, size=16, seed=0), {"candidates": ["resnet"], **fast}),
+        ("3d-binary", blob_dataset(n=48, size=12, spatial_dims=3, seed=1),
+         {"candidates": ["resnet"], "quantize": False, **fast}),
+    ]
+
+
+EXAMPLES: dict[str, Callable[[], list[tuple[str, Dataset, dict]]]] = {
+    "tabular": _tabular_examples,
+    "image": _image_examples,
+}
 
 
 def _cases() -> list[tuple[str, str, Dataset, dict]]:
@@ -71,7 +85,8 @@ def test_kind_conformance(kind_name: str, label: str, dataset: Dataset, options:
     assert parity(dataset.task, native, onnx_scores) <= PARITY_TOLERANCE
 
     # decode/encode through the serving side: the same rows as JSON give the same answers.
-    served = model.predict(model.decode({"rows": batch.records[:5]}))
+    rows = _json_rows(kind_name, batch, spec)
+    served = model.predict(model.decode({"rows": rows[:5]}))
     assert len(served) == 5
     if dataset.task == "classification":
         for item, probs in zip(served, onnx_scores[:5], strict=True):
@@ -81,8 +96,11 @@ def test_kind_conformance(kind_name: str, label: str, dataset: Dataset, options:
         assert [s["prediction"] for s in served] == pytest.approx(list(onnx_scores[:5]), rel=1e-5)
         assert all(s["interval"][0] < s["prediction"] < s["interval"][1] for s in served)
 
+    if kind_name == "image":
+        _check_heatmaps(model, rows[:2], spec)
+        return
     # explain: contributions add up to the prediction minus the base value (SHAP efficiency).
-    explained = model.explain(model.decode({"rows": batch.records[:2]}), top_k=100)
+    explained = model.explain(model.decode({"rows": rows[:2]}), top_k=100)
     for item, out in zip(explained, served[:2], strict=True):
         total = item["base_value"] + sum(c["contribution"] for c in item["contributions"])
         if dataset.task == "regression":
@@ -92,3 +110,27 @@ def test_kind_conformance(kind_name: str, label: str, dataset: Dataset, options:
             assert total == pytest.approx(max(out["probabilities"].values()) if len(dataset.classes) > 2
                                           else out["probability"], abs=1e-3)
     assert np.isfinite(onnx_scores).all()
+
+
+def _json_rows(kind_name: str, batch, spec) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The batch as a client would send it: records for tables, nested lists for images."""
+    if kind_name != "image":
+        return batch.records
+    feed = spec.onnx.inputs["image"]
+    return [{"image": image.tolist()} for image in batch.feeds[feed]]
+
+
+def _check_heatmaps(model, rows: list[dict], spec) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import io
+
+    from PIL import Image
+
+    explained = model.explain(model.decode({"rows": rows}))
+    for item in explained:
+        heatmap = np.asarray(item["heatmap"])
+        assert heatmap.shape == tuple(spec.inputs[0].shape[1:])
+        assert np.isfinite(heatmap).all() and np.abs(heatmap).max() > 0
+        picture = Image.open(io.BytesIO(base64.b64decode(item["overlay_png"])))
+        assert picture.format == "PNG" and min(picture.size) >= 224
+        assert item["explained_class"] == spec.output.positive_class

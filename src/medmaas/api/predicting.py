@@ -24,6 +24,7 @@ from medmaas.security.permissions import require
 
 if TYPE_CHECKING:
     from medmaas.api.state import AppState
+    from medmaas.kinds.base import Batch
     from medmaas.runtime.loaded import LoadedModel
     from medmaas.security.keys import Principal
 
@@ -109,12 +110,21 @@ async def predict(state: AppState, principal: Principal, model: LoadedModel, pay
     n = len(payload) if hasattr(payload, "__len__") else 0
     if n > state.settings.max_rows:
         raise PayloadTooLargeError(f"{n} rows exceed the limit of {state.settings.max_rows} rows per request")
-    on_loop = n <= LOOP_ROWS and not hasattr(payload, "columns")  # DataFrames are never cheap
+    # DataFrames are never cheap; nor are images (resampling), whose kind sets loop_rows to 0.
+    on_loop = n <= min(LOOP_ROWS, model.kind.loop_rows) and not hasattr(payload, "columns")
     wrapped = payload if hasattr(payload, "columns") else {"rows": payload}
     batch = model.decode(wrapped) if on_loop else await in_thread(model.decode, wrapped)
+    return await answer(state, principal, model, batch, request_id=request_id, input_sha256=input_sha256,
+                        explain=explain, top_k=top_k, encode_on_loop=on_loop)
+
+
+async def answer(state: AppState, principal: Principal, model: LoadedModel, batch: Batch, *,
+                 request_id: str, input_sha256: str, explain: bool = False, top_k: int = 5,
+                 encode_on_loop: bool = False) -> dict[str, Any]:
+    """Infer, encode, explain and audit a decoded batch (JSON rows or an uploaded file)."""
     outputs = await state.models.batcher(model).run(batch.feeds, batch.n)
     encode = model.kind.encode
-    predictions = (encode(model.spec, outputs, batch) if on_loop
+    predictions = (encode(model.spec, outputs, batch) if encode_on_loop
                    else await in_thread(encode, model.spec, outputs, batch))
     if explain:
         explanations = await in_thread(model.explain, batch, top_k)

@@ -47,6 +47,20 @@ class Evaluation(BaseModel):
     subgroups: list[SubgroupResult] = Field(default_factory=list)
 
 
+class VariantResult(BaseModel):
+    """An ONNX file of the same model (e.g. int8) compared with model.onnx on the hold-out split."""
+
+    name: str
+    file: str
+    metrics: dict[str, float | None] = Field(description="the variant's hold-out metrics")
+    reference_metrics: dict[str, float | None] = Field(description="model.onnx on the same images")
+    max_probability_difference: float
+    latency_ms: dict[str, float] = Field(description="median ms per call, variant, by batch size")
+    reference_latency_ms: dict[str, float] = Field(description="median ms per call, model.onnx")
+    served: bool = Field(description="whether the server runs this variant instead of model.onnx")
+    reason: str
+
+
 class ModelCard(BaseModel):
     """Everything a reviewer needs to decide whether a model may be used, and for what."""
 
@@ -63,6 +77,8 @@ class ModelCard(BaseModel):
     candidates: list[CandidateResult] = Field(default_factory=list)
     evaluation: Evaluation
     global_importance: dict[str, float] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict, description="kind-specific facts: network, training run, preprocessing")
+    variants: list[VariantResult] = Field(default_factory=list)
     limitations: list[str] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
     plots: list[str] = Field(default_factory=list, description="PNG files inside the bundle")

@@ -94,6 +94,11 @@ def render_markdown(card: ModelCard, *, image_prefix: str = "") -> str:
             f"## Global importance (top {IMPORTANCE_ROWS})",
             _importance(card.global_importance),
         ]
+    if card.details:
+        parts += ["## Model details", _table(["Field", "Value"],
+                                             [[_label(k), _value(v)] for k, v in card.details.items()])]
+    if card.variants:
+        parts += ["## ONNX variants (hold-out split, same images)", _variants(card)]
     parts += [
         "## Limitations",
         _bullets(card.limitations) if card.limitations else "None recorded.",
@@ -318,6 +323,20 @@ def _value(value: Any) -> str:
         # Notes are sentences with commas of their own; keep the items apart.
         return ("; " if any("," in item for item in items) else ", ").join(items) or "none"
     return _text(str(value))
+
+
+def _variants(card: ModelCard) -> str:
+    rows = []
+    for v in card.variants:
+        metrics = sorted(set(v.metrics) | set(v.reference_metrics))
+        quality = "; ".join(f"{_label(m)} {_value(v.reference_metrics.get(m))} → {_value(v.metrics.get(m))}"
+                            for m in metrics)
+        speed = "; ".join(f"batch {b}: {_num(v.reference_latency_ms[b])} → {_num(ms)} ms"
+                          for b, ms in v.latency_ms.items() if b in v.reference_latency_ms)
+        rows.append([f"{_text(v.name)} ({_text(v.file)})", quality, speed,
+                     _num(v.max_probability_difference), ("served: " if v.served else "not served: ") + _text(v.reason)])
+    return _table(["Variant", "Quality (model.onnx → variant)", "Latency per call, median (model.onnx → variant)",
+                   "Max probability difference", "Decision"], rows)
 
 
 def _is_record_list(value: Any) -> bool:

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 # 2: numeric features may travel as one packed float32 matrix (OnnxBinding.packed).
-SPEC_FORMAT = 2
+# 3: image inputs (FeatureSpec.shape), ONNX variants (int8) and the served file (OnnxBinding.serve).
+SPEC_FORMAT = 3
 
 
 class _Strict(BaseModel):
@@ -18,7 +19,7 @@ class FeatureSpec(_Strict):
     """One input field of a model as a caller sees it."""
 
     name: str
-    type: Literal["number", "string"]
+    type: Literal["number", "string", "image"]
     unit: str | None = None
     description: str | None = None
     # Observed in training; values outside are accepted but flagged, not silently trusted.
@@ -28,6 +29,7 @@ class FeatureSpec(_Strict):
     # Missing values are imputed as in training; `required` features must be present.
     required: bool = False
     fhir: dict[str, str] | None = Field(default=None, description="e.g. {'system': 'http://loinc.org', 'code': '2339-0'}")
+    shape: list[int] | None = Field(default=None, description="image inputs: [channels, *spatial size] of one sample")
 
 
 class OutputSpec(_Strict):
@@ -53,10 +55,25 @@ class OnnxBinding(_Strict):
     label_output: str | None = None
     probability_output: str | None = None
     value_output: str | None = None
+    variants: dict[str, str] = Field(
+        default_factory=dict,
+        description="other ONNX files of the same model, e.g. {'int8': 'model.int8.onnx'}; the "
+                    "model card compares their quality and speed with model.onnx")
+    serve: str = Field(default="model.onnx", description="the ONNX file the server runs: model.onnx "
+                       "or one of the variants, chosen at training from the card's comparison")
+
+    @model_validator(mode="after")
+    def _served_file_is_known(self) -> OnnxBinding:
+        if self.serve != "model.onnx" and self.serve not in self.variants.values():
+            raise ValueError(f"onnx.serve {self.serve!r} is neither model.onnx nor a variant")
+        for file in self.variants.values():
+            if "/" in file or "\\" in file or not file.endswith(".onnx"):
+                raise ValueError(f"ONNX variant {file!r} must be a plain .onnx file name in the bundle")
+        return self
 
 
 class ExplainSpec(_Strict):
-    method: Literal["shap-permutation", "none"] = "shap-permutation"
+    method: Literal["shap-permutation", "occlusion", "none"] = "shap-permutation"
     background: str | None = Field(default=None, description="path inside the bundle of the background sample (JSON)")
     global_importance: dict[str, float] = Field(default_factory=dict)
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from medmaas.cli.context import Context, console, print_json
+from medmaas.cli.files import decode_files
 from medmaas.cli.progress import progress_bar
 from medmaas.exceptions import InvalidInputError
 
@@ -18,9 +19,11 @@ TASKS = ("classification", "regression")
 
 def train(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Argument(help="CSV or Parquet file, one row per patient, with a header")],
-    target: Annotated[str, typer.Option(help="the column to predict")],
+    data: Annotated[Path, typer.Argument(help="tabular: a CSV or Parquet file, one row per patient; "
+                                          "image: a MedMNIST .npz, a folder of class folders, or a CSV of path,label")],
     name: Annotated[str, typer.Option(help="model name, e.g. sepsis-risk")],
+    target: Annotated[str | None, typer.Option(help="the column to predict (tabular); the label's name (image)")] = None,
+    kind: Annotated[str, typer.Option(help="tabular or image")] = "tabular",
     task: Annotated[str | None, typer.Option(help="classification or regression (default: inferred)")] = None,
     candidates: Annotated[str | None, typer.Option(help="comma-separated subset of candidates")] = None,
     folds: Annotated[int, typer.Option(min=2, max=20, help="cross-validation folds")] = 5,
@@ -30,8 +33,14 @@ def train(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     bootstrap: Annotated[int, typer.Option(min=100, help="bootstrap resamples for CIs")] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    epochs: Annotated[int, typer.Option(min=1, help="image: most training epochs (early stopping may end sooner)")] = 40,
+    image_size: Annotated[int | None, typer.Option(min=8, max=512, help="image: resample to this size per axis")] = None,
+    classes: Annotated[str | None, typer.Option(help="image .npz: comma-separated names of labels 0, 1, ...")] = None,
+    positive_class: Annotated[str | None, typer.Option(help="image: the class a binary model's probability is about")] = None,
+    init_from: Annotated[str | None, typer.Option(help="image: start from this registered model's weights (transfer learning)")] = None,
+    quantize: Annotated[bool, typer.Option(help="image: also export int8 and serve it if it keeps the quality")] = True,
 ) -> None:
-    """Train, evaluate and register a model from a table."""
+    """Train, evaluate and register a model from a table or a set of images."""
     from medmaas.audit import AuditEvent
     from medmaas.kinds import get_kind
     from medmaas.training.train import TrainOptions, train_model
@@ -39,13 +48,27 @@ def train(
     c: Context = ctx.obj
     if task is not None and task not in TASKS:
         raise InvalidInputError(f"--task must be one of {', '.join(TASKS)}; got {task!r}")
-    dataset = get_kind("tabular").read(data, target=target, name=name, task=task, cv_folds=folds,
-                                       drop=list(drop or []))
+    kind_options: dict[str, object] = {}
+    if kind == "image":
+        if init_from is not None:
+            kind_options["init_from"] = c.registry.bundle_path(c.registry.resolve(init_from))
+        kind_options |= {"epochs": epochs, "quantize": quantize}
+        with progress_bar(f"reading {data.name}", enabled=not as_json) as reading:
+            dataset = get_kind("image").read(
+                data, target=target or "label", name=name, task=task, image_size=image_size,
+                class_names=classes.split(",") if classes else None, positive_class=positive_class,
+                progress=reading)
+    elif target is None:
+        raise InvalidInputError("--target is required: the column to predict")
+    else:
+        dataset = get_kind(kind).read(data, target=target, name=name, task=task, cv_folds=folds,
+                                      drop=list(drop or []))
     if not as_json:
         for warning in dataset.warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     options = TrainOptions(candidates=candidates.split(",") if candidates else None, cv_folds=folds,
-                           test_size=test_size, select_k=select_k, seed=seed, n_boot=bootstrap)
+                           test_size=test_size, select_k=select_k, seed=seed, n_boot=bootstrap,
+                           kind=kind, kind_options=kind_options)
     with progress_bar(f"training {name}", enabled=not as_json) as progress:
         result = train_model(dataset, name=name, options=options, registry=c.registry, actor=c.actor,
                              progress=progress)
@@ -80,7 +103,8 @@ def _print_metrics(card: dict) -> None:  # type: ignore[type-arg]
 def predict(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="model name")],
-    input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of patients")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of patients; for an image "
+                                        "model a file (DICOM, NIfTI, PNG, JPEG) or a folder of them")],
     version: Annotated[str | None, typer.Option(help="version, stage or alias (default: production, else latest)")] = None,
     output: Annotated[Path | None, typer.Option(help="write predictions to this CSV")] = None,
     explain: Annotated[bool, typer.Option(help="add the top contributions per row")] = False,
@@ -97,32 +121,40 @@ def predict(
     ref = int(version) if version and version.isdigit() else version
     info = c.registry.resolve(name, ref)
     model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
-    batch = model.decode(read_table(input))
+    failed: list[dict[str, str]] = []
+    if input.is_dir() or model.spec.inputs[0].type == "image":
+        batch, failed = decode_files(model, input, show_progress=not as_json)
+    else:
+        batch = model.decode(read_table(input))
     rows = batch.records
-    predictions = model.predict(batch)
+    predictions = model.predict(batch) if batch.n else []
     if explain:
         for item, expl in zip(predictions, model.explain(batch, 5), strict=True):
             item["explanation"] = expl
     c.audit.append(AuditEvent(actor=c.actor, role="admin", action="model.predict", project="default",
                               resource=name, version=info.version, outcome="ok",
                               input_sha256=hash_input(rows), detail={"rows": len(rows)}))
+    for failure in failed:
+        # Reader messages already start with the file's name.
+        console.print(f"[red]skipped[/red] {failure['error']}", highlight=False)
     if output is not None:
-        flat = [{k: v for k, v in p.items() if not isinstance(v, dict | list)} |
+        flat = [{k: v for k, v in p.get("input", {}).items() if k == "file"} |
+                {k: v for k, v in p.items() if not isinstance(v, dict | list)} |
                 {f"p_{k}": v for k, v in p.get("probabilities", {}).items()} for p in predictions]
         pd.DataFrame(flat).to_csv(output, index=False)
         console.print(f"wrote {len(flat)} predictions to {output}")
     elif as_json:
-        print_json({"model": name, "version": info.version, "predictions": predictions})
+        print_json({"model": name, "version": info.version, "predictions": predictions, "failed": failed})
     else:
         table = Table(title=f"{name} v{info.version}")
-        table.add_column("row", justify="right")
+        table.add_column("row / file", justify="right")
         table.add_column("prediction")
         table.add_column("probability / interval", justify="right")
         table.add_column("warnings")
         for i, p in enumerate(predictions):
             detail = (f"{p['probability']:.3f}" if "probability" in p
                       else f"[{p['interval'][0]:.1f}, {p['interval'][1]:.1f}]" if "interval" in p else "")
-            table.add_row(str(i), str(p["prediction"]), detail, "; ".join(p.get("warnings", [])))
+            table.add_row(str(p.get("input", {}).get("file", i)), str(p["prediction"]), detail, "; ".join(p.get("warnings", [])))
         console.print(table)
 
 

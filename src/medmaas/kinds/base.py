@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
-from medmaas.exceptions import ConflictError, NotFoundError
+from medmaas.exceptions import ConflictError, NotFoundError, SchemaError
 
 if TYPE_CHECKING:
     from typing import Self
@@ -56,6 +56,9 @@ class Kind(ABC):
 
     name: ClassVar[str]
     tasks: ClassVar[tuple[str, ...]]
+    #: Requests up to this many rows may be decoded on the server's event loop (cheap, like a
+    #: table row); kinds whose decoding is heavy (images: resampling) set 0.
+    loop_rows: ClassVar[int] = 64
 
     # ---- training side -------------------------------------------------------------
     @classmethod
@@ -97,6 +100,11 @@ class Kind(ABC):
     @abstractmethod
     def decode(cls, spec: ModelSpec, payload: Any) -> Batch:
         """Validate a request payload against the spec; SchemaError naming the field otherwise."""
+
+    @classmethod
+    def decode_file(cls, spec: ModelSpec, data: bytes, filename: str = "") -> Batch:
+        """Validate one uploaded file (an image, a recording, ...); kinds without files refuse."""
+        raise SchemaError(f"{cls.name} models take JSON rows, not file uploads")
 
     @classmethod
     @abstractmethod
@@ -162,4 +170,5 @@ def kind_names() -> Sequence[str]:
 
 def _load_builtin_kinds() -> None:
     # Importing a kind's package registers it; the modules import heavy stacks only inside fit.
+    import medmaas.kinds.image  # noqa: F401
     import medmaas.kinds.tabular  # noqa: F401

@@ -77,16 +77,22 @@ def read_spec(bundle_dir: Path) -> ModelSpec:
 
 
 def load_bundle(bundle_dir: Path, *, name: str = "", version: int = 0, project: str = "default",
-                intra_threads: int = 1, warm_up: bool = True) -> LoadedModel:
+                intra_threads: int = 1, warm_up: bool = True, onnx_file: str | None = None) -> LoadedModel:
     """Load a bundle directory; with ``warm_up`` timed calls prime the session and measure
     what a call costs (first calls allocate arenas and pick kernels: pay that at load, not on
-    a patient's request)."""
+    a patient's request).
+
+    The session runs the file the spec names for serving (``model.onnx`` or a variant such as
+    ``model.int8.onnx``); ``onnx_file`` picks another one (training checks each of them)."""
     spec = read_spec(bundle_dir)
+    onnx_file = onnx_file or spec.onnx.serve
+    if onnx_file != "model.onnx" and onnx_file not in spec.onnx.variants.values():
+        raise IntegrityError(f"bundle {bundle_dir.name} has no ONNX file {onnx_file!r}")
     card_path = bundle_dir / "card.json"
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     model = LoadedModel(name=name or bundle_dir.name, version=version, bundle_dir=bundle_dir,
                         spec=spec, kind=get_kind(spec.kind),
-                        session=_session(bundle_dir / "model.onnx", intra_threads), card=card,
+                        session=_session(bundle_dir / onnx_file, intra_threads), card=card,
                         project=project)
     if warm_up:
         model.cost = measure_cost(model.run, lambda rows: _zero_feeds(model.session, rows))

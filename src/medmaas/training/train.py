@@ -20,6 +20,7 @@ from medmaas.bundle.writer import library_versions, write_bundle_files
 from medmaas.data.dataset import Dataset
 from medmaas.exceptions import IntegrityError
 from medmaas.kinds.base import Kind, Progress, get_kind, no_progress
+from medmaas.training.variants import compare_variants
 
 if TYPE_CHECKING:
     from medmaas.registry import Registry
@@ -59,6 +60,8 @@ class TrainOptions:
     references: list[str] = field(default_factory=list)
     description: str = ""
     units: dict[str, dict[str, str]] | None = None
+    #: settings only one kind understands (an image model's epochs, a model to start from, ...)
+    kind_options: dict[str, Any] = field(default_factory=dict)
 
 
 def parity(task: str, native: np.ndarray, onnx: np.ndarray) -> float:
@@ -74,7 +77,7 @@ def _make_kind(options: TrainOptions, dataset: Dataset) -> Kind:
     cls = get_kind(options.kind)
     return cls(task=dataset.task, candidates=options.candidates, cv_folds=options.cv_folds,  # type: ignore[call-arg]
                test_size=options.test_size, select_k=options.select_k, random_state=options.seed,
-               units=options.units)
+               units=options.units, **options.kind_options)
 
 
 def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = None,
@@ -115,7 +118,9 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
         spec = kind.export(bundle, train)
         spec = spec.model_copy(update={"versions": library_versions()})
         (bundle / "spec.json").write_text(spec.model_dump_json(indent=2))
-        loaded = load_bundle(bundle, name=name, warm_up=False)
+        # Parity is checked on model.onnx, the full-precision graph; variants (int8) are
+        # compared on quality and speed below and served only if they keep the quality.
+        loaded = load_bundle(bundle, name=name, warm_up=False, onnx_file="model.onnx")
         test_batch = kind.onnx_inputs(test)
         onnx_scores = loaded.kind.scores(spec, loaded.run(test_batch.feeds))
         max_diff = parity(dataset.task, native, onnx_scores)
@@ -124,7 +129,11 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
                 f"ONNX and native predictions differ by {max_diff:.2e} (> {PARITY_TOLERANCE:g}); not registering"
             )
 
-        progress("explaining (SHAP global importance)", 0.85)
+        progress("comparing ONNX variants (quality and latency)", 0.83)
+        variants, serve = compare_variants(bundle, spec, test_batch, y_test, loaded)
+        spec = spec.model_copy(update={"onnx": spec.onnx.model_copy(update={"serve": serve})})
+
+        progress("explaining (global importance)", 0.85)
         sample = _first_rows(test_batch, MAX_EXPLAIN_ROWS)
         importance = loaded.kind.global_importance(spec, bundle, loaded.run, sample)
         spec = spec.model_copy(update={"explain": spec.explain.model_copy(update={"global_importance": importance})})
@@ -148,6 +157,8 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
                         for s in kind.cv_scores_],  # type: ignore[attr-defined]
             evaluation=evaluation,
             global_importance=dict(list(importance.items())[:20]),
+            details=kind.extra_card(),
+            variants=variants,
             limitations=[*options.limitations, *_default_limitations(dataset)],
             references=options.references,
             plots=[f"plots/{p}" for p in plots],

@@ -79,3 +79,59 @@ async def predict_csv(name: str, request: Request, state: State, version: str | 
         for item, ident in zip(result["predictions"], ids, strict=True):
             item["id"] = ident
     return result
+
+
+_FILE_BODY = {"requestBody": {"required": True, "content": {
+    "application/dicom": {"schema": {"type": "string", "format": "binary"}},
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
+}}}
+
+
+async def _upload(request: Request, filename: str | None) -> tuple[bytes, str]:
+    """The file's bytes and name: the raw body, or the ``file`` field of a multipart form."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=4)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise SchemaError("the multipart form needs a 'file' field holding the file")
+        return await upload.read(), filename or upload.filename or ""
+    body = await request.body()
+    if not body:
+        raise SchemaError("the request body is empty; send the file's bytes (DICOM, NIfTI, PNG or JPEG)")
+    return body, filename or ""
+
+
+@router.post("/{name}/predict/file", response_model=PredictResponse,
+             summary="predict for one uploaded file: DICOM (de-identified on arrival), NIfTI, PNG or JPEG",
+             openapi_extra=_FILE_BODY)
+async def predict_file(name: str, request: Request, state: State, version: str | None = VersionQuery,
+                       filename: str | None = Query(default=None, description="the file's name, for messages"),
+                       explain: bool = Query(default=False, description="add a heat map of where the model looked"),
+                       principal: Principal = allowed("predict")) -> dict[str, Any]:
+    if explain:
+        await predicting.authorize(state, principal, "explain", request.url.path, "POST")
+    return await _answer_upload(request, state, principal, name, version, filename, explain)
+
+
+async def _answer_upload(request: Request, state: Any, principal: Principal, name: str,
+                         version: str | None, filename: str | None, explain: bool) -> dict[str, Any]:
+    data, name_in_messages = await _upload(request, filename)
+    model = await predicting.find_model(state, principal, name, version)
+    batch = await predicting.in_thread(model.kind.decode_file, model.spec, data, name_in_messages)
+    return await predicting.answer(state, principal, model, batch, explain=explain,
+                                   request_id=request.state.request_id,
+                                   input_sha256=hashlib.sha256(data).hexdigest())
+
+
+@router.post("/{name}/explain/file", response_model=PredictResponse,
+             summary="predict and explain one uploaded file: the heat map as an array and a PNG overlay",
+             openapi_extra=_FILE_BODY)
+async def explain_file(name: str, request: Request, state: State, version: str | None = VersionQuery,
+                       filename: str | None = Query(default=None, description="the file's name, for messages"),
+                       principal: Principal = allowed("explain")) -> dict[str, Any]:
+    return await _answer_upload(request, state, principal, name, version, filename, explain=True)

@@ -1,0 +1,45 @@
+"""Per-image explanations for the service: the occlusion heat map as an array and as a PNG
+overlay, for the positive class of a binary model (where is the finding?) or the predicted
+class otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from medmaas.bundle.spec import ModelSpec
+from medmaas.kinds.base import Batch, InferenceFn
+from medmaas.kinds.image.saliency import Window, occlusion, overlay_png, png_base64, strongest_slice
+
+
+def explain_batch(spec: ModelSpec, run: InferenceFn, batch: Batch) -> list[dict[str, Any]]:
+    feed = spec.onnx.inputs.get(spec.inputs[0].name, spec.inputs[0].name)
+    output = spec.onnx.probability_output or "probabilities"
+    classes = spec.output.classes or []
+    images = batch.feeds[feed]
+    baseline = float(spec.extra.get("normalisation", {}).get("mean", 0.0))
+
+    def probabilities(x: np.ndarray) -> np.ndarray:
+        return np.asarray(run({feed: x.astype(np.float32)})[output])
+
+    window = Window.for_shape(tuple(images.shape[2:]))
+    results = []
+    for image in images:
+        proba = probabilities(image[None])[0]
+        target = 1 if len(classes) == 2 else int(np.argmax(proba))
+        heatmap = occlusion(probabilities, image, target, window, baseline)
+        item: dict[str, Any] = {
+            "method": (f"occlusion ({window.size}-pixel windows, stride {window.stride}, filled with "
+                       "the training mean): the fall in probability when a region is hidden"),
+            "explained_class": classes[target] if classes else target,
+            "heatmap": np.round(heatmap, 5).tolist(),
+        }
+        if heatmap.ndim == 3:
+            index = strongest_slice(heatmap)
+            item["overlay_slice"] = index
+            item["overlay_png"] = png_base64(overlay_png(image[:, index], heatmap[index]))
+        else:
+            item["overlay_png"] = png_base64(overlay_png(image, heatmap))
+        results.append(item)
+    return results

@@ -1,0 +1,127 @@
+"""The one value every image reader returns, and the helpers the readers share.
+
+Every reader puts intensities on the same *display* scale, 0..255 float32, so that a model
+trained on PNGs or MedMNIST (uint8) sees a DICOM or NIfTI file the way a viewer shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from medmaas.exceptions import InvalidInputError, PayloadTooLargeError
+
+#: Decompression-bomb limit: declared samples (rows*cols*frames*channels) beyond it are refused
+#: before anything is decoded. 64 M samples is a 4 x 4k x 4k RGB study, or 250 CT slices.
+DEFAULT_MAX_PIXELS = 64_000_000
+
+#: Percentiles of the robust min-max used when a file carries no window of its own: a few hot
+#: pixels (metal, text overlays) must not squeeze the anatomy into a handful of grey levels.
+ROBUST_PERCENTILES = (0.5, 99.5)
+
+# Percentiles of a huge volume are estimated on an even stride of this many samples: the
+# estimate is stable to well under one grey level and keeps a 64 M-voxel read fast.
+_PERCENTILE_SAMPLES = 4_000_000
+
+
+@dataclass
+class Image:
+    """A decoded image or volume on the display scale, with what was done to get it there.
+
+    ``pixels`` is float32, channels first: (C, H, W) for 2D or (C, D, H, W) for volumes, with
+    C = 1 (grey) or 3 (RGB) and values in 0..255. ``notes`` record each step taken (rescale,
+    window, inversion, ...) and never hold patient data.
+
+    >>> img = Image(np.zeros((1, 4, 5), np.float32), "array")
+    >>> img.spatial_dims
+    2
+    """
+
+    pixels: np.ndarray
+    format: str
+    modality: str | None = None
+    spacing: tuple[float, ...] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def spatial_dims(self) -> int:
+        """2 for an image, 3 for a volume: the axes after the channel axis."""
+        return int(self.pixels.ndim) - 1
+
+
+def load_source(data: bytes | Path, filename: str = "") -> tuple[bytes, str]:
+    """Return the bytes and a name to put in messages (the file name, never a full path).
+
+    Only the base name goes into messages: directory names can hold patient names.
+    """
+    if isinstance(data, Path):
+        name = Path(filename).name if filename else data.name
+        try:
+            return data.read_bytes(), name
+        except FileNotFoundError:
+            raise InvalidInputError(f"{name}: file not found") from None
+        except IsADirectoryError:
+            raise InvalidInputError(f"{name}: is a folder, not a file") from None
+        except OSError as exc:
+            raise InvalidInputError(f"{name}: cannot read the file ({exc.strerror})") from None
+    if isinstance(data, bytearray | memoryview):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        raise InvalidInputError(f"expected bytes or a Path; got {type(data).__name__}")
+    return data, Path(filename).name if filename else "image"
+
+
+def check_declared_size(
+    name: str, shape: tuple[int, ...], max_pixels: int, *, what: str = "pixels"
+) -> None:
+    """Refuse a declared shape whose sample count is over ``max_pixels``, before decoding.
+
+    The shape comes from the header, so this costs nothing and stops a decompression bomb
+    before it allocates anything.
+    """
+    count = 1
+    for dim in shape:
+        count *= max(int(dim), 0)
+    if count > max_pixels:
+        dims = " x ".join(str(int(d)) for d in shape)
+        raise PayloadTooLargeError(
+            f"{name}: declares {dims} {what} ({count:,}), over the limit of {max_pixels:,}; "
+            "refused before decoding"
+        )
+
+
+def robust_to_display(arr: np.ndarray) -> tuple[np.ndarray, str]:
+    """Map ``arr`` to 0..255 between its 0.5 and 99.5 percentiles; return it and a note.
+
+    Falls back to the plain min-max when the percentiles coincide (a sparse mask), and to all
+    zeros for a constant image, so a segmentation or a blank frame still reads.
+    """
+    values = arr.astype(np.float32, copy=False)
+    mask = np.isfinite(values)
+    finite = values.ravel() if mask.all() else values[mask]
+    if finite.size == 0:
+        return np.zeros(arr.shape, np.float32), "no finite values: read as black"
+    sample = finite[:: max(1, finite.size // _PERCENTILE_SAMPLES)]
+    lo, hi = (float(v) for v in np.percentile(sample, ROBUST_PERCENTILES))
+    note = (
+        f"scaled to 0..255 between the {ROBUST_PERCENTILES[0]} and {ROBUST_PERCENTILES[1]} "
+        "percentiles"
+    )
+    if hi <= lo:
+        lo, hi = float(finite.min()), float(finite.max())
+        note = "scaled to 0..255 between its minimum and maximum"
+    if hi <= lo:
+        return np.zeros(arr.shape, np.float32), "constant image: read as black"
+    out = np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo)
+    out = (out - lo) * np.float32(255.0 / (hi - lo))
+    return np.clip(out, 0.0, 255.0).astype(np.float32, copy=False), note
+
+
+def scale_to_display(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Map the known output range [lo, hi] of a LUT or window linearly to 0..255."""
+    if hi <= lo:
+        return np.zeros(arr.shape, np.float32)
+    out = (arr.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo))
+    return np.clip(out, 0.0, 255.0).astype(np.float32, copy=False)
