@@ -134,7 +134,7 @@ def predict(
     c.audit.append(AuditEvent(actor=c.actor, role="admin", action="model.predict", project="default",
                               resource=name, version=info.version, outcome="ok",
                               input_sha256=hash_input(rows), detail={"rows": len(rows)}))
-    for failure in failed:
+    for failure in [] if as_json else failed:  # JSON output lists them under "failed"
         # Reader messages already start with the file's name.
         console.print(f"[red]skipped[/red] {failure['error']}", highlight=False)
     if output is not None:
