@@ -150,20 +150,20 @@ def main() -> None:
     args = parser.parse_args()
     import tempfile
 
-    results = []
-    with tempfile.TemporaryDirectory(prefix="medmaas-bench-img-") as tmp:
-        for name in args.datasets:
-            for seed in args.seeds:
-                result = run_one(name, seed, args.epochs, Path(tmp))
-                results.append(result)
-                print(json.dumps(result), flush=True)
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S")
     meta = {"when": stamp, "cpus": os.cpu_count(), "machine": platform.machine(), "threads": THREADS,
             "command": "python -m benchmarks.imaging.run " + " ".join(
                 [f"--datasets {' '.join(args.datasets)}", f"--seeds {' '.join(map(str, args.seeds))}"]
                 + ([f"--epochs {args.epochs}"] if args.epochs else []))}
-    (RESULTS / f"{stamp}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="medmaas-bench-img-") as tmp:
+        for name in args.datasets:
+            for seed in args.seeds:
+                results.append(run_one(name, seed, args.epochs, Path(tmp)))
+                print(json.dumps(results[-1]), flush=True)
+                # Written after every run: an interrupted benchmark keeps what it measured.
+                (RESULTS / f"{stamp}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     print(summarise(results))
 
 
