@@ -19,6 +19,14 @@ class BuiltinModel:
     limitations: tuple[str, ...] = ()
     published: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    kind: str = "tabular"
+    #: image .npz only: names of the integer labels 0, 1, ... and the class the probability is about
+    classes: tuple[str, ...] = ()
+    positive_class: str | None = None
+    #: what ``train_model`` passes to the kind (an image model's epochs)
+    kind_options: dict[str, object] = field(default_factory=dict)
+    #: our own measurement on the public benchmark, with the command that produced it
+    measured: str = ""
 
     @property
     def path(self) -> Path:
@@ -91,6 +99,70 @@ BUILTINS: tuple[BuiltinModel, ...] = (
         ),
         published="R² about 0.45-0.50 for linear models (Efron et al. 2004 report similar fits)",
         limitations=("442 patients; the progression measure is study-specific.",),
+    ),
+)
+
+
+MEDMNIST_CITATION = (
+    "J. Yang, R. Shi, D. Wei, Z. Liu, L. Zhao, B. Ke, H. Pfister, B. Ni. MedMNIST v2 - A large-scale "
+    "lightweight benchmark for 2D and 3D biomedical image classification. Scientific Data 10, 41 "
+    "(2023). CC BY 4.0."
+)
+# Image models come after the tables: the tables are ready within a minute of the first start,
+# the CNNs take minutes each on a CPU.
+BUILTINS += (
+    BuiltinModel(
+        name="breast-ultrasound-malignancy",
+        file="breastmnist.npz",
+        target="finding",
+        kind="image",
+        classes=("malignant", "normal-or-benign"),
+        positive_class="malignant",
+        kind_options={"epochs": 40, "members": 3},
+        description="Malignant vs normal or benign breast ultrasound image (BreastMNIST, 28x28).",
+        intended_use=(
+            "Research on decision support in breast ultrasound: estimate the probability that a "
+            "lesion is malignant from one grey-scale image, with a heat map of the regions that "
+            "drove the estimate."
+        ),
+        references=(
+            "W. Al-Dhabyani, M. Gomaa, H. Khaled, A. Fahmy. Dataset of breast ultrasound images. "
+            "Data in Brief 28, 104863 (2020).",
+            MEDMNIST_CITATION,
+        ),
+        published="MedMNIST v2 best published: AUC 0.919 (Google AutoML Vision), accuracy 0.863 "
+                  "(ResNet-18 at 28x28)",
+        limitations=(
+            "780 images from one hospital in Cairo (2018), women aged 25-75, one ultrasound system "
+            "family; images are down-sampled to 28x28, which loses fine texture.",
+            "The official test split has 156 images: confidence intervals are wide.",
+        ),
+    ),
+    BuiltinModel(
+        name="chest-xray-pneumonia",
+        file="pneumoniamnist_trainsubsampled.npz",
+        target="finding",
+        kind="image",
+        classes=("normal", "pneumonia"),
+        positive_class="pneumonia",
+        kind_options={"epochs": 20},
+        description="Pneumonia vs normal paediatric chest X-ray (PneumoniaMNIST, 28x28).",
+        intended_use=(
+            "Research on triage support for paediatric chest radiographs: estimate the probability "
+            "of pneumonia from one frontal image, with a heat map of the regions that drove it."
+        ),
+        references=(
+            "D. S. Kermany et al. Identifying medical diagnoses and treatable diseases by "
+            "image-based deep learning. Cell 172(5), 1122-1131 (2018).",
+            MEDMNIST_CITATION,
+        ),
+        published="MedMNIST v2 ResNet-18 (28x28): AUC 0.944, accuracy 0.854 (full train split); "
+                  "best published AUC 0.991 (AutoML Vision)",
+        limitations=(
+            "Children aged 1-5 from one centre in Guangzhou; not validated on adults.",
+            "Trained on a subsample of the official train split (3,882 images) so that it trains "
+            "at first start on a CPU; images are down-sampled to 28x28.",
+        ),
     ),
 )
 

@@ -80,6 +80,7 @@ class ModelCard(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict, description="kind-specific facts: network, training run, preprocessing")
     variants: list[VariantResult] = Field(default_factory=list)
     limitations: list[str] = Field(default_factory=list)
+    benchmarks: list[str] = Field(default_factory=list, description="published results on the same public data set, and ours with the command that measured them")
     references: list[str] = Field(default_factory=list)
     plots: list[str] = Field(default_factory=list, description="PNG files inside the bundle")
     trained_by: str

@@ -103,6 +103,8 @@ def render_markdown(card: ModelCard, *, image_prefix: str = "") -> str:
         "## Limitations",
         _bullets(card.limitations) if card.limitations else "None recorded.",
     ]
+    if card.benchmarks:
+        parts += ["## Compared with published results", _bullets(card.benchmarks)]
     if card.plots:
         parts += ["## Plots", _plots(card.plots, image_prefix)]
     if card.references:

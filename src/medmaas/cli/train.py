@@ -39,6 +39,7 @@ def train(
     positive_class: Annotated[str | None, typer.Option(help="image: the class a binary model's probability is about")] = None,
     init_from: Annotated[str | None, typer.Option(help="image: start from this registered model's weights (transfer learning)")] = None,
     quantize: Annotated[bool, typer.Option(help="image: also export int8 and serve it if it keeps the quality")] = True,
+    members: Annotated[int, typer.Option(min=1, max=10, help="image: networks from different seeds, averaged (training time × N)")] = 1,
 ) -> None:
     """Train, evaluate and register a model from a table or a set of images."""
     from medmaas.audit import AuditEvent
@@ -52,7 +53,7 @@ def train(
     if kind == "image":
         if init_from is not None:
             kind_options["init_from"] = c.registry.bundle_path(c.registry.resolve(init_from))
-        kind_options |= {"epochs": epochs, "quantize": quantize}
+        kind_options |= {"epochs": epochs, "quantize": quantize, "members": members}
         with progress_bar(f"reading {data.name}", enabled=not as_json) as reading:
             dataset = get_kind("image").read(
                 data, target=target or "label", name=name, task=task, image_size=image_size,

@@ -58,6 +58,8 @@ class TrainOptions:
     intended_use: str | None = None
     limitations: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    #: published results on the same public data, and our own measurement (built-in models)
+    benchmarks: list[str] = field(default_factory=list)
     description: str = ""
     units: dict[str, dict[str, str]] | None = None
     #: settings only one kind understands (an image model's epochs, a model to start from, ...)
@@ -160,6 +162,7 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
             details=kind.extra_card(),
             variants=variants,
             limitations=[*options.limitations, *_default_limitations(dataset)],
+            benchmarks=options.benchmarks,
             references=options.references,
             plots=[f"plots/{p}" for p in plots],
             trained_by=actor,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ class ImageKind(Kind):
                  random_state: int = 0, units: Mapping[str, Mapping[str, str]] | None = None,
                  epochs: int = 40, batch_size: int = 64, learning_rate: float = 2e-3,
                  patience: int = 12, augment: bool = True, init_from: Path | None = None,
-                 quantize: bool = True) -> None:
+                 quantize: bool = True, members: int = 1) -> None:
         self.task = task
         self.candidates = candidates
         self.cv_folds = cv_folds  # unused: CNNs are chosen on the validation split
@@ -59,6 +60,10 @@ class ImageKind(Kind):
         self.augment = augment
         self.init_from = init_from
         self.quantize = quantize
+        if members < 1:
+            raise InvalidInputError(f"members must be at least 1; got {members}")
+        #: networks per candidate, each from its own seed, averaged (an ensemble)
+        self.members = members
 
     # ---- training side -------------------------------------------------------------
     @classmethod
@@ -89,13 +94,20 @@ class ImageKind(Kind):
         return ds.subset(train_idx), ds.subset(val_idx)
 
     def fit(self, dataset: Dataset, progress: Progress = no_progress) -> Self:
+        from monai.utils import set_determinism
+
         from medmaas.kinds.image.networks import (
             ARCHITECTURES,
             build_network,
             default_config,
             deployable,
         )
-        from medmaas.kinds.image.training import FitSettings, predict_proba, train_network
+        from medmaas.kinds.image.training import (
+            FitSettings,
+            predict_proba,
+            train_network,
+            val_auroc,
+        )
         from medmaas.training.conformal import classification_quantile
         from medmaas.training.cv import CandidateScore
 
@@ -111,27 +123,41 @@ class ImageKind(Kind):
                                patience=self.patience, augment=self.augment, seed=self.random_state)
         best: tuple[float, Any, Any, Any] | None = None
         self.cv_scores_: list[CandidateScore] = []
+        n_runs = len(names) * self.members
         for i, name in enumerate(names):
             config = default_config(name, ds.shape, len(ds.classes))
-            network = build_network(config)
-            transferred = self._transfer(network, config) if self.init_from else []
-            model = deployable(network, mean, std)
-            span = (i / len(names), (i + 1) / len(names))
-
-            def sub(message: str, fraction: float, _name: str = name, _span: tuple[float, float] = span) -> None:
-                progress(f"{_name}: {message}", _span[0] + fraction * (_span[1] - _span[0]))
-
             began = time.perf_counter()
-            outcome = train_network(model, pixels, train.y, val.images.astype(np.float32), val.y,
-                                    settings, len(ds.classes), sub)
+            networks, outcomes, transferred = [], [], []
+            for m in range(self.members):
+                seed = self.random_state * self.members + m  # seeds 0,1,2 | 3,4,5 | ...: disjoint
+                set_determinism(seed=seed)  # the initial weights too, not only the batches
+                network = build_network(config)
+                transferred = self._transfer(network, config) if self.init_from else []
+                run = i * self.members + m
+                span = (run / n_runs, (run + 1) / n_runs)
+                label = name if self.members == 1 else f"{name} {m + 1}/{self.members}"
+
+                def sub(message: str, fraction: float, _label: str = label,
+                        _span: tuple[float, float] = span) -> None:
+                    progress(f"{_label}: {message}", _span[0] + fraction * (_span[1] - _span[0]))
+
+                outcome = train_network(deployable(network, mean, std), pixels, train.y,
+                                        val.images.astype(np.float32), val.y,
+                                        replace(settings, seed=seed), len(ds.classes), sub)
+                networks.append(network)
+                outcomes.append(outcome)
+            # Mirrored views at prediction time only where training taught mirrored images.
+            model = deployable(networks, mean, std, mirror_axis=-1 if self.augment else None)
+            score = val_auroc(val.y, predict_proba(model, val.images))
             self.cv_scores_.append(CandidateScore(name=name, metric="validation AUROC",
-                                                  fold_scores=[outcome.best_val_auroc],
+                                                  fold_scores=[score],
                                                   fit_seconds=time.perf_counter() - began,
                                                   oof=np.zeros(0)))
-            if best is None or outcome.best_val_auroc > best[0]:
-                best = (outcome.best_val_auroc, model, config, (outcome, transferred))
+            if best is None or score > best[0]:
+                best = (score, model, config, (outcomes, transferred))
         assert best is not None
-        _, self.model_, self.config_, (self.outcome_, self.transferred_) = best
+        self.val_auroc_, self.model_, self.config_, (self.member_outcomes_, self.transferred_) = best
+        self.outcome_ = self.member_outcomes_[0]
         self.estimator_ = self.config_.architecture
         self.mean_, self.std_ = mean, std
         self.shape_ = ds.shape
@@ -162,7 +188,7 @@ class ImageKind(Kind):
         directory.mkdir(parents=True, exist_ok=True)
         onnx_bytes = to_onnx(self.model_, self.calibration_images_)
         (directory / "model.onnx").write_bytes(onnx_bytes)
-        save_weights(self.model_.network, directory / WEIGHTS_FILE)
+        save_weights(list(self.model_.members), directory / WEIGHTS_FILE)
         variants = {}
         if self.quantize:
             (directory / INT8_FILE).write_bytes(quantize_int8(onnx_bytes, self.calibration_images_,
@@ -182,6 +208,7 @@ class ImageKind(Kind):
                              probability_output=OUTPUT_NAME, variants=variants),
             explain=ExplainSpec(method="occlusion"),
             extra={"network": self.config_.as_dict(), "weights": WEIGHTS_FILE,
+                   "members": self.members, "mirror_axis": self.model_.mirror_axis,
                    "normalisation": {"mean": round(self.mean_, 6), "std": round(self.std_, 6)},
                    "conformal_q": self.conformal_q_, "conformal_alpha": CONFORMAL_ALPHA},
         )
@@ -193,13 +220,20 @@ class ImageKind(Kind):
                      warnings=[[] for _ in range(ds.n_samples)])
 
     def extra_card(self) -> dict[str, Any]:
-        outcome = self.outcome_
+        runs = self.member_outcomes_
+        ensemble = (f"{len(runs)} networks from seeds {self.random_state * len(runs)}–"
+                    f"{self.random_state * len(runs) + len(runs) - 1}, probabilities averaged"
+                    if len(runs) > 1 else "one network")
+        if self.model_.mirror_axis is not None:
+            ensemble += "; each sees the image and its mirror image (test-time augmentation)"
         return {
             "network": self.config_.as_dict(),
-            "training": {"epochs_run": outcome.epochs_run, "best_epoch": outcome.best_epoch,
-                         "best_validation_auroc": round(outcome.best_val_auroc, 4),
+            "ensemble": ensemble,
+            "training": {"epochs_run": [o.epochs_run for o in runs], "best_epoch": [o.best_epoch for o in runs],
+                         "best_validation_auroc": [round(o.best_val_auroc, 4) for o in runs],
+                         "validation_auroc": round(self.val_auroc_, 4),
                          "n_train": self.n_train_, "n_validation": self.n_val_,
-                         "seconds": round(outcome.seconds, 1), "seed": self.random_state,
+                         "seconds": round(sum(o.seconds for o in runs), 1), "seed": self.random_state,
                          "augmentation": "MONAI RandFlip, RandAffine (±15°, ±10% scale, ±2 px), RandAdjustContrast",
                          "loss": "class-weighted cross-entropy with label smoothing 0.05"},
             "transferred_layers": len(self.transferred_),

@@ -62,20 +62,37 @@ def build_network(config: NetworkConfig) -> Any:
                     init_features=w, growth_rate=w // 2, block_config=(4, 8, 6), bn_size=4)
 
 
-def deployable(network: Any, mean: float, std: float) -> Any:
-    """The network as it is exported: display-scale pixels in, class probabilities out, with
-    the training set's normalisation inside the graph (callers never normalise)."""
+def deployable(networks: Any, mean: float, std: float, *, mirror_axis: int | None = None) -> Any:
+    """The networks as they are exported: display-scale pixels in, class probabilities out,
+    with the training set's normalisation inside the graph (callers never normalise).
+
+    Several networks (an ensemble of seeds) are averaged in probability space. With
+    ``mirror_axis`` each network also sees the image mirrored along that axis (test-time
+    augmentation; only used when training augmented with the same mirror, so both views are
+    images the network was taught to read).
+    """
     import torch
     from torch import nn
+
+    members = list(networks) if isinstance(networks, (list, tuple)) else [networks]
 
     class Deployable(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.network = network
+            self.members = nn.ModuleList(members)
+            self.mirror_axis = mirror_axis
             self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
             self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
 
+        @property
+        def network(self) -> nn.Module:
+            """The first member: the one whose weights seed transfer learning."""
+            return self.members[0]
+
         def forward(self, image: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(self.network((image - self.mean) / self.std), dim=1)
+            x = (image - self.mean) / self.std
+            views = [x] if self.mirror_axis is None else [x, torch.flip(x, dims=[self.mirror_axis])]
+            probabilities = [torch.softmax(net(v), dim=1) for net in self.members for v in views]
+            return torch.stack(probabilities).mean(dim=0)
 
     return Deployable()

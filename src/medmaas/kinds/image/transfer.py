@@ -17,10 +17,15 @@ from medmaas.exceptions import InvalidInputError
 logger = logging.getLogger(__name__)
 
 
-def save_weights(network: Any, path: Path) -> None:
+def save_weights(networks: Any, path: Path) -> None:
+    """The first network under its own tensor names (what transfer learning reads), the other
+    members of an ensemble under ``members.<i>.``."""
     from safetensors.torch import save_file
 
-    state = {k: v.detach().contiguous() for k, v in network.state_dict().items()}
+    state = {}
+    for i, network in enumerate(networks):
+        prefix = "" if i == 0 else f"members.{i}."
+        state |= {prefix + k: v.detach().contiguous() for k, v in network.state_dict().items()}
     save_file(state, str(path))
 
 

@@ -1,0 +1,96 @@
+"""The built-in models as the first start builds them: every catalog entry reads its shipped
+data, an image entry trains the image kind (here for one epoch) and answers an uploaded PNG,
+and an install without a kind's extra fails that job with a message instead of a traceback."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medmaas.builtin.catalog import BUILTINS, builtin
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("model", BUILTINS, ids=[m.name for m in BUILTINS])
+def test_every_builtin_reads_its_shipped_data(model: object) -> None:
+    from medmaas.builtin.build import _read
+
+    dataset = _read(model)  # type: ignore[arg-type]
+    assert dataset.n_samples > 100  # type: ignore[attr-defined]
+    if model.kind == "image":  # type: ignore[attr-defined]
+        # The probability is about the finding, whatever integer MedMNIST gave it.
+        assert dataset.classes[1] == model.positive_class  # type: ignore[attr-defined]
+
+
+def test_image_builtins_come_after_the_tables() -> None:
+    kinds = [m.kind for m in BUILTINS]
+    assert kinds == sorted(kinds, key=lambda k: k != "tabular")
+
+
+def test_image_builtin_builds_in_production_and_answers_an_upload(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from medmaas.api.app import build_state, create_app
+    from medmaas.builtin.build import build_one
+    from medmaas.registry import Registry
+    from medmaas.settings import Settings
+
+    model = builtin("breast-ultrasound-malignancy")
+    settings = Settings(home=tmp_path)
+    registry = Registry.open(settings)
+    steps: list[str] = []
+    version = build_one(model, registry, None, lambda message, _fraction: steps.append(message),
+                        kind_options={"epochs": 1, "quantize": False})
+    registry.close()
+    assert version == 1
+    assert any("epoch 1/1" in step for step in steps)
+
+    state = build_state(settings)
+    key = state.keys.create("reader", "clinician", created_by="test")[0]
+    with TestClient(create_app(settings, state=state)) as client:
+        detail = client.get(f"/v1/models/{model.name}/versions/production",
+                            headers={"Authorization": f"Bearer {key}"}).json()
+        assert detail["spec"]["output"]["positive_class"] == "malignant"
+        assert detail["spec"]["inputs"][0]["type"] == "image"
+        card = detail["card"]
+        assert card["evaluation"]["n_test"] == 156  # the official test split
+        assert any(line.startswith("Published: MedMNIST v2") for line in card["benchmarks"])
+
+        test_image = np.load(model.path)["test_images"][0]
+        png = io.BytesIO()
+        Image.fromarray(test_image).save(png, format="PNG")
+        answer = client.post(f"/v1/models/{model.name}/predict/file", content=png.getvalue(),
+                             headers={"Authorization": f"Bearer {key}", "Content-Type": "image/png"})
+        assert answer.status_code == 200, answer.text
+        prediction = answer.json()["predictions"][0]
+        assert prediction["prediction"] in ("malignant", "normal-or-benign")
+        assert 0.0 <= prediction["probability"] <= 1.0
+    state.close()
+    state.registry.close()
+
+
+def test_a_missing_extra_fails_that_build_with_a_message(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from medmaas.builtin import build
+    from medmaas.registry import Registry
+    from medmaas.settings import Settings
+
+    def no_monai(model: object, *_args: object, **_kwargs: object) -> int:
+        raise ModuleNotFoundError("No module named 'monai'", name="monai")
+
+    image_models = [m for m in BUILTINS if m.kind == "image"]
+    monkeypatch.setattr(build, "missing_builtins", lambda _registry: image_models)
+    monkeypatch.setattr(build, "build_one", no_monai)
+    registry = Registry.open(Settings(home=tmp_path))
+    try:
+        assert build.build_missing(registry) == []
+        jobs = registry.list_jobs()
+    finally:
+        registry.close()
+    assert {j.status for j in jobs} == {"failed"}
+    assert all("medmaas[all]" in j.message and "monai" in j.message for j in jobs)
