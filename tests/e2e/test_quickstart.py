@@ -43,13 +43,34 @@ def _wait_ready(port: int, timeout: float) -> float:
     raise AssertionError(f"not ready within {timeout}s")
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc; empty where there is none)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _stop(proc: subprocess.Popen[str]) -> str:
     proc.terminate()
     try:
         out, _ = proc.communicate(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, _ = proc.communicate()
+        # A child that outlived the server would hold the pipe open: don't wait for it forever.
+        out, _ = proc.communicate(timeout=20)
     return out
 
 
@@ -104,9 +125,15 @@ def test_first_start_prints_a_key_builds_models_and_serves_them(tmp_path: Path) 
                             headers=headers, json={"rows": [row]}, timeout=10)
         assert answer.status_code == 200, answer.text
         assert answer.json()["predictions"][0]["prediction"] in ("malignant", "benign")
+        children = _children(proc.pid)  # the audit writer and the build, still training CNNs
     finally:
         output = _stop(proc)
     assert "Traceback" not in output
+    # Stopping the server stops its build: no orphan keeps training after it.
+    deadline = time.time() + 15
+    while any(_alive(pid) for pid in children) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in children if _alive(pid)]
 
     # A restart with the models registered: ready in under 3 s, and no second key printed.
     proc = _start(tmp_path, port)

@@ -94,3 +94,41 @@ def test_a_missing_extra_fails_that_build_with_a_message(tmp_path: Path,
         registry.close()
     assert {j.status for j in jobs} == {"failed"}
     assert all("medmaas[all]" in j.message and "monai" in j.message for j in jobs)
+
+
+def test_a_build_whose_server_was_killed_stops_itself(tmp_path: Path) -> None:
+    """kill -9 of the server runs no shutdown code; the build must notice on its own."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child_pid = tmp_path / "child.pid"
+    child = ("import os, signal, sys, time\n"
+             "from medmaas.builtin.build import _exit_with_parent\n"
+             "signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))\n"
+             f"open({str(child_pid)!r}, 'w').write(str(os.getpid()))\n"
+             "_exit_with_parent(poll_s=0.05)\n"
+             "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c",
+                               f"import subprocess, sys, time\n"
+                               f"subprocess.Popen([sys.executable, '-c', {child!r}])\n"
+                               f"time.sleep(60)\n"])
+    deadline = time.time() + 30
+    while not child_pid.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    pid = int(child_pid.read_text())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:  # gone, or a zombie waiting for whichever process adopted it to reap it
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        raise AssertionError("the orphaned build kept running")

@@ -54,7 +54,7 @@ async def _unload_idle_models(state: AppState) -> None:
 def create_app(settings: Settings | None = None, *, state: AppState | None = None,
                on_startup: Any = None) -> Any:
     """The ASGI app. ``on_startup(state)`` runs after the registry is open (the CLI uses it to
-    start building built-in models in the background)."""
+    start building built-in models in the background); a callable it returns runs at shutdown."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -68,12 +68,13 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         gc.collect()
         gc.freeze()
         app_state.ready = True
-        if on_startup is not None:
-            on_startup(app_state)
+        on_shutdown = on_startup(app_state) if on_startup is not None else None
         try:
             yield
         finally:
             app_state.ready = False
+            if callable(on_shutdown):
+                await asyncio.to_thread(on_shutdown)
             if reaper is not None:
                 reaper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -16,6 +16,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -135,11 +137,14 @@ def build_in_background(settings: Settings) -> subprocess.Popen[bytes] | None:
            "MEDMAAS_DATABASE_URL": settings.resolved_database_url()}
     process = subprocess.Popen([sys.executable, "-m", "medmaas.builtin.build"], env=env,
                                stdin=subprocess.DEVNULL)
-    atexit.register(_stop, process)
+    # The server stops it on shutdown (stop_build); atexit covers other exits. A server killed
+    # outright runs neither: the build then notices it was orphaned (_exit_with_parent).
+    atexit.register(stop_build, process)
     return process
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_build(process: subprocess.Popen[bytes]) -> None:
+    """Ask the build to stop (its unfinished jobs are marked interrupted); kill it after 10 s."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -158,6 +163,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     # Training a CNN takes every core for minutes; the server answering beside it comes first.
     os.nice(10)
+    _exit_with_parent()
     settings = Settings()
     configure(settings.log_level)
     registry = Registry.open(settings)
@@ -165,6 +171,20 @@ def main() -> None:
         build_missing(registry, AuditLog(registry))
     finally:
         registry.close()
+
+
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """SIGTERM ourselves when the server that started us is gone (killed, or stopped by a
+    signal its ASGI server re-raises, which skips atexit): no orphan keeps training."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        logger.info("the server that started this build exited; stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

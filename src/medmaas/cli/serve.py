@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -65,13 +66,17 @@ def serve(
     c.registry  # noqa: B018 - migrations before the first request
     _first_key(c, host, port)
 
-    def start_builds(state: object) -> None:
-        if builtin:
-            from medmaas.builtin.build import build_in_background
+    def start_builds(state: object) -> Callable[[], None] | None:
+        if not builtin:
+            return None
+        from medmaas.builtin.build import build_in_background, stop_build
 
-            if build_in_background(settings) is not None:
-                console.print("building built-in models in the background; "
-                              "`medmaas models list` shows their progress")
+        process = build_in_background(settings)
+        if process is None:
+            return None
+        console.print("building built-in models in the background; "
+                      "`medmaas models list` shows their progress")
+        return lambda: stop_build(process)
 
     app = create_app(settings, on_startup=start_builds)
     scheme = "https" if settings.tls_certfile else "http"
