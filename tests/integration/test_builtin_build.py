@@ -60,6 +60,8 @@ def test_image_builtin_builds_in_production_and_answers_an_upload(tmp_path: Path
         card = detail["card"]
         assert card["evaluation"]["n_test"] == 156  # the official test split
         assert any(line.startswith("Published: MedMNIST v2") for line in card["benchmarks"])
+        assert any(line.startswith("medmaas: official test split, seeds 0-2: AUROC")
+                   for line in card["benchmarks"])
 
         test_image = np.load(model.path)["test_images"][0]
         png = io.BytesIO()
