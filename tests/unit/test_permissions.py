@@ -18,8 +18,9 @@ EXPECTED = {
         "explain",
         "jobs:read",
         "datasets:write",
+        "deid",
     },
-    "clinician": {"models:read", "predict", "explain"},
+    "clinician": {"models:read", "predict", "explain", "deid"},
     "auditor": {"models:read", "audit:read", "jobs:read"},
 }
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medmaas.cli import admin, models, serve, train
+from medmaas.cli import admin, deid, models, serve, train
 from medmaas.cli.context import Context, err_console
 from medmaas.exceptions import MedmaasError
 
@@ -22,6 +22,7 @@ app.command("serve")(serve.serve)
 app.command("train")(train.train)
 app.command("evaluate")(train.evaluate)
 app.command("predict")(train.predict)
+app.command("deid")(deid.deid)
 
 
 @app.callback()

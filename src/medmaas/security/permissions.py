@@ -28,6 +28,7 @@ ACTIONS: frozenset[str] = frozenset(
         "audit:read",  # read and verify the audit trail
         "jobs:read",
         "datasets:write",
+        "deid",  # de-identify text
     }
 )
 
@@ -43,9 +44,10 @@ PERMISSIONS: Mapping[str, frozenset[str]] = MappingProxyType(
                 "explain",
                 "jobs:read",
                 "datasets:write",
+                "deid",
             }
         ),
-        "clinician": frozenset({"models:read", "predict", "explain"}),
+        "clinician": frozenset({"models:read", "predict", "explain", "deid"}),
         "auditor": frozenset({"models:read", "audit:read", "jobs:read"}),
     }
 )

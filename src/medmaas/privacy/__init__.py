@@ -1,0 +1,1 @@
+"""Privacy: removing identifiers before data is stored or used (text de-identification)."""
