@@ -74,3 +74,14 @@ def test_physionet_recall_and_precision_hold() -> None:
     assert result["recall"] >= 0.60
     assert result["precision"] >= 0.75
     assert result["per_category"]["Date"]["recall"] >= 0.88
+
+
+def test_post_deid_with_surrogates_keeps_one_patient_consistent(api: Any) -> None:
+    client, keys = api
+    bodies = [client.post("/v1/deid", json={"text": NOTE, "surrogates": True, "patient": "p-17"},
+                          headers=_auth(keys["clinician"])).json() for _ in range(2)]
+    assert bodies[0]["text"] == bodies[1]["text"]
+    assert "<NAME>" not in bodies[0]["text"] and "Healey" not in bodies[0]["text"]
+    other = client.post("/v1/deid", json={"text": NOTE, "surrogates": True, "patient": "p-18"},
+                        headers=_auth(keys["clinician"])).json()
+    assert other["text"] != bodies[0]["text"]

@@ -3,6 +3,8 @@ upper case; clinical words that look like names or dates stay."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytest.importorskip("presidio_analyzer")
@@ -70,3 +72,47 @@ def test_tags_replace_identifiers_and_spans_carry_no_text() -> None:
 def test_overlapping_findings_keep_the_longer() -> None:
     spans = find_phi("Family meeting with John Vasquez today.")
     assert [(s.type, s.end - s.start) for s in spans] == [("NAME", len("John Vasquez"))]
+
+
+# -- surrogates --------------------------------------------------------------------------------
+
+NOTE = ("Seen by Dr. Healey on 7/22/2009; wife Mary Souza called 617-555-0199. "
+        "Dr. HEALEY again on 7/25/2009. MRN 00482913, a 95 year old from Calvert Hospital.")
+
+
+def test_surrogates_replace_every_identifier_consistently() -> None:
+    from medmaas.privacy.deid import Surrogates
+
+    out = deidentify(NOTE, surrogates=Surrogates(b"s" * 32, patient="p1")).text
+    for original in ("Healey", "HEALEY", "Mary", "Souza", "7/22/2009", "617-555-0199", "00482913", "Calvert"):
+        assert original not in out
+    assert "<" not in out  # stand-ins, not tags
+    first, second = re.findall(r"Dr\. (\w+)", out)
+    assert second == first.upper()  # the same clinician, written as the note wrote him
+    assert re.search(r"called \d{3}-\d{3}-\d{4}\.", out) and re.search(r"MRN \d{8},", out)
+    assert "a 90 year old" in out  # Safe Harbor: over 89 becomes one category
+
+
+def test_dates_move_together_per_patient() -> None:
+    from datetime import datetime
+
+    from medmaas.privacy.deid import Surrogates
+
+    def dates(patient: str) -> list[datetime]:
+        out = deidentify(NOTE, surrogates=Surrogates(b"s" * 32, patient=patient)).text
+        return [datetime.strptime(d, "%m/%d/%Y") for d in re.findall(r"\d{1,2}/\d{1,2}/\d{4}", out)]
+
+    p1, p2 = dates("p1"), dates("p2")
+    assert (p1[1] - p1[0]).days == 3 and (p2[1] - p2[0]).days == 3  # the interval is kept
+    assert all(d < datetime(2009, 7, 22) for d in p1)  # moved back
+    assert dates("p1") == p1  # the same patient, the same shift
+
+
+def test_surrogates_are_keyed_by_the_secret() -> None:
+    from medmaas.privacy.deid import Surrogates
+
+    one = deidentify(NOTE, surrogates=Surrogates(b"a" * 32, patient="p1")).text
+    other = deidentify(NOTE, surrogates=Surrogates(b"b" * 32, patient="p1")).text
+    assert one != other
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        Surrogates(b"short")

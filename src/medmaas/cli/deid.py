@@ -13,12 +13,18 @@ from medmaas.exceptions import DataError
 
 
 def deid(
+    ctx: typer.Context,
     source: Annotated[Path, typer.Argument(help="a text file, a folder of .txt files, or - for standard input")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="file (or folder, for a folder) to write; default: standard output")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the tagged text with the spans as JSON")] = False,
+    surrogates: Annotated[bool, typer.Option(help="realistic stand-ins instead of type tags (keyed by the server secret)")] = False,
+    patient: Annotated[str, typer.Option(help="with --surrogates: one patient's key; same person and date shift across their notes")] = "",
 ) -> None:
     """Replace the identifiers in clinical notes with their type tags (<NAME>, <DATE>, ...)."""
-    from medmaas.privacy.deid import deidentify
+    from medmaas.privacy.deid import Surrogates, deidentify
+
+    stand_ins = (Surrogates.from_server_secret(ctx.obj.settings.resolved_secret(), patient)
+                 if surrogates else None)
 
     if str(source) == "-":
         notes = {"-": sys.stdin.read()}
@@ -33,7 +39,7 @@ def deid(
     if output is not None and source.is_dir():
         output.mkdir(parents=True, exist_ok=True)
     for name, text in notes.items():
-        result = deidentify(text)
+        result = deidentify(text, surrogates=stand_ins)
         shown = (json.dumps({"source": name, "text": result.text, "counts": result.counts(),
                              "spans": [vars(s) for s in result.spans]}) if as_json else result.text)
         if output is None:

@@ -18,6 +18,9 @@ MAX_TEXT_CHARS = 200_000
 
 class DeidRequest(BaseModel):
     text: str = Field(max_length=MAX_TEXT_CHARS, description="one clinical note, plain text")
+    surrogates: bool = Field(default=False, description="realistic stand-ins instead of type tags")
+    patient: str = Field(default="", max_length=128, description="an opaque patient key: "
+                         "surrogates and the date shift are the same for all notes of one key")
 
 
 class PhiSpanPublic(BaseModel):
@@ -35,12 +38,15 @@ class DeidPublic(BaseModel):
 
 @router.post("/deid", response_model=DeidPublic, summary="de-identify a clinical note (HIPAA Safe Harbor types)")
 def deid(body: DeidRequest, state: State, principal: Principal = allowed("deid")) -> dict[str, Any]:
-    from medmaas.privacy.deid import deidentify
+    from medmaas.privacy.deid import Surrogates, deidentify
 
-    result = deidentify(body.text)
+    surrogates = (Surrogates.from_server_secret(state.settings.resolved_secret(), body.patient)
+                  if body.surrogates else None)
+    result = deidentify(body.text, surrogates=surrogates)
     # The audit trail gets what was done and a hash of the note, never the note or its identifiers.
     state.audit.append(AuditEvent(actor=principal.key_id, role=principal.role, action="text.deid",
                                   project=principal.project, resource="deid", outcome="ok",
                                   input_sha256=hashlib.sha256(body.text.encode()).hexdigest(),
-                                  detail={"identifiers": result.counts(), "chars": len(body.text)}))
+                                  detail={"identifiers": result.counts(), "chars": len(body.text),
+                                          "surrogates": body.surrogates}))
     return {"text": result.text, "spans": [vars(s) for s in result.spans], "counts": result.counts()}

@@ -7,5 +7,6 @@ replace each with its type tag.
 """
 
 from medmaas.privacy.deid.engine import PHI_TYPES, DeidResult, PhiSpan, deidentify, find_phi
+from medmaas.privacy.deid.surrogates import Surrogates
 
-__all__ = ["PHI_TYPES", "DeidResult", "PhiSpan", "deidentify", "find_phi"]
+__all__ = ["PHI_TYPES", "DeidResult", "PhiSpan", "Surrogates", "deidentify", "find_phi"]

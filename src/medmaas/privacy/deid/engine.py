@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from medmaas._optional import optional_import
+from medmaas.privacy.deid.surrogates import Surrogates
 
 logger = logging.getLogger(__name__)
 
@@ -92,13 +93,19 @@ def _anonymizer() -> Any:
     return optional_import("presidio_anonymizer", "text").AnonymizerEngine()
 
 
-def deidentify(text: str, *, threshold: float = 0.35) -> DeidResult:
-    """``text`` with every identifier replaced by its type tag (``<NAME>``, ``<DATE>``, ...)."""
+def deidentify(text: str, *, threshold: float = 0.35, surrogates: Surrogates | None = None) -> DeidResult:
+    """``text`` with every identifier replaced by its type tag (``<NAME>``, ``<DATE>``, ...),
+    or, with ``surrogates``, by a realistic stand-in that is the same for the same person
+    and moves every date of the patient by the same number of days."""
     from presidio_analyzer import RecognizerResult
     from presidio_anonymizer.entities import OperatorConfig
 
     spans = find_phi(text, threshold=threshold)
     results = [RecognizerResult(s.type, s.start, s.end, s.score) for s in spans]
-    operators = {t: OperatorConfig("replace", {"new_value": f"<{t}>"}) for t in {s.type for s in spans}}
+    if surrogates is None:
+        operators = {t: OperatorConfig("replace", {"new_value": f"<{t}>"}) for t in {s.type for s in spans}}
+    else:
+        operators = {t: OperatorConfig("custom", {"lambda": lambda found, _t=t: surrogates.replace(_t, found)})
+                     for t in {s.type for s in spans}}
     out = _anonymizer().anonymize(text=text, analyzer_results=results, operators=operators)
     return DeidResult(text=out.text, spans=spans)

