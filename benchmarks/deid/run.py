@@ -1,6 +1,7 @@
-"""De-identification recall and precision on the PhysioNet deid nursing notes.
+"""De-identification recall and precision on the PhysioNet deid nursing notes, and on a
+synthetic corpus the project generates (benchmarks/deid/synthetic.py).
 
-    python -m benchmarks.deid.run [--data DIR] [--limit N]
+    python -m benchmarks.deid.run [--corpus physionet|synthetic|both] [--data DIR] [--limit N]
 
 The gold standard (../shared/data/text/deid_physionet_nursing_part1: real ICU nursing notes
 with surrogate PHI, every PHI span annotated; GPL-2.0, read in place, never copied) is
@@ -89,19 +90,27 @@ def evaluate(notes: dict, gold: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", choices=["physionet", "synthetic", "both"], default="both")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=None, help="only the first N notes")
     args = parser.parse_args()
-    if not (args.data / "id.text").exists():
-        raise SystemExit(f"PhysioNet deid notes not found under {args.data} (set --data)")
-    notes = read_notes(args.data)
-    if args.limit:
-        notes = dict(list(notes.items())[:args.limit])
-    result = evaluate(notes, read_gold(args.data))
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S")
-    (RESULTS / f"physionet-{stamp}.json").write_text(json.dumps(result, indent=1))
-    print(json.dumps(result, indent=1))
+    corpora = ["physionet", "synthetic"] if args.corpus == "both" else [args.corpus]
+    for corpus in corpora:
+        if corpus == "physionet":
+            if not (args.data / "id.text").exists():
+                raise SystemExit(f"PhysioNet deid notes not found under {args.data} (set --data)")
+            notes, gold = read_notes(args.data), read_gold(args.data)
+        else:
+            from benchmarks.deid.synthetic import generate
+
+            notes, gold = generate()
+        if args.limit:
+            notes = dict(list(notes.items())[:args.limit])
+        result = {"corpus": corpus, **evaluate(notes, gold)}
+        (RESULTS / f"{corpus}-{stamp}.json").write_text(json.dumps(result, indent=1))
+        print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

@@ -211,6 +211,12 @@ def mostly_upper(text: str) -> bool:
     return not letters or sum(c.isupper() for c in letters) > 0.5 * len(letters)
 
 
+def mostly_lower(text: str) -> bool:
+    """Typed without capitals (a few acronyms aside): capitals cannot mark proper names."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) < 0.01 * len(letters)
+
+
 class NameListRecognizer(EntityRecognizer):  # type: ignore[misc]
     """A first name followed by a last name from the census lists ("Mary Souza", "JOHN SMITH"),
     neither a common or clinical word."""
@@ -236,9 +242,11 @@ class NameListRecognizer(EntityRecognizer):  # type: ignore[misc]
 
 class PlaceRecognizer(EntityRecognizer):  # type: ignore[misc]
     """US states written in full and US cities, at any capitalised word: the longest of the
-    next three words that names a place ("New York City" before "New York")."""
+    next three words that names a place ("New York City" before "New York"). In a note typed
+    in lower case any word may start a place; there only names of two or more words, and
+    one-word names rarer than everyday words, count ("new york", "baltimore"; not "normal")."""
 
-    NAME_WORD = r"[A-Z][a-zA-Z.'-]*"
+    NAME_WORD = r"[A-Za-z][a-zA-Z.'-]*"
     WORD = re.compile(rf"\b{NAME_WORD}")
 
     def __init__(self, score: float) -> None:
@@ -251,14 +259,17 @@ class PlaceRecognizer(EntityRecognizer):  # type: ignore[misc]
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         found, after = [], 0
         mixed_case = not mostly_upper(text)
+        lower_case = mostly_lower(text)
         for word in self.WORD.finditer(text):
-            if word.start() < after:
+            if word.start() < after or not (lower_case or word.group()[0].isupper()):
                 continue
             words = re.match(rf"{self.NAME_WORD}(?:\s+{self.NAME_WORD}){{0,2}}", text[word.start():])
             parts = words.group().split() if words else []
             for n in range(len(parts), 0, -1):
                 candidate = " ".join(parts[:n]).rstrip(".")  # "City." at the end of a sentence
-                titled = mixed_case and candidate[1:2].islower()
+                titled = mixed_case and candidate[:1].isupper() and candidate[1:2].islower()
+                if lower_case and candidate.islower():
+                    candidate = candidate.title()
                 if is_place_name(candidate, capitalised=titled):
                     span = re.match(rf"{self.NAME_WORD}(?:\s+{self.NAME_WORD}){{{n - 1}}}", text[word.start():])
                     end = word.start() + len(span.group().rstrip(".")) if span else word.end()

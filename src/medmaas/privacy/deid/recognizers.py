@@ -129,6 +129,8 @@ _STREET_KINDS = ("Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Bl
 _STREET_KIND = "|".join([*_STREET_KINDS, *(k.upper() for k in _STREET_KINDS)])
 STREET_PATTERNS = (  # case as written: "12 Oak Street", "12 OAK ST"; "3 way foley in place" is not
     rf"\b\d{{1,6}}\s+(?:[A-Z][A-Za-z.']*\s+){{1,3}}(?:{_STREET_KIND})\b\.?",
+    # lower-case notes: only the street kinds written out that no clinical phrase ends with
+    r"\b\d{1,6}\s+(?:[a-z][a-z.']*\s+){1,2}(?:street|avenue|road|boulevard|lane|drive|court|terrace|parkway)\b",
     r"\b[Pp]\.?\s*[Oo]\.?\s+[Bb][Oo][Xx]\s+\d+\b",
 )
 ORGANIZATION_PATTERNS = (
