@@ -91,6 +91,10 @@ def test_surrogates_replace_every_identifier_consistently() -> None:
     assert second == first.upper()  # the same clinician, written as the note wrote him
     assert re.search(r"called \d{3}-\d{3}-\d{4}\.", out) and re.search(r"MRN \d{8},", out)
     assert "a 90 year old" in out  # Safe Harbor: over 89 becomes one category
+    from medmaas.privacy.deid import lexicon
+
+    wife = re.search(r"wife (\w+) (\w+)", out)
+    assert wife and wife[1].lower() in lexicon.first_names() and wife[2].lower() in lexicon.last_names()
 
 
 def test_dates_move_together_per_patient() -> None:

@@ -58,7 +58,9 @@ class Surrogates:
         firsts, lasts = sorted(lexicon.first_names()), sorted(lexicon.last_names())
         out = []
         for i, word in enumerate(words):
-            pool = firsts if (len(words) > 1 and i == 0) else lasts
+            # "Mary Souza": a first and a last name; "wife Mary": a first name; "Dr. Healey": a last
+            first = i == 0 and (len(words) > 1 or word.lower() in lexicon.first_names())
+            pool = firsts if first else lasts
             out.append(_same_case(pool[self._number("name", word, len(pool))], word))
         return " ".join(out)
 
