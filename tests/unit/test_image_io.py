@@ -97,6 +97,27 @@ def _shared(folder: Path | None, name: str) -> Path:
     return path
 
 
+def _ct_small() -> Path:
+    return _shared(DICOM_DIR, "pydicom__CT_small.dcm")
+
+
+def _expectation(directory: Path, table: dict, name: str) -> tuple[Path, object]:
+    """The shared file and what the test table expects of it (a table entry is required)."""
+    path = _shared(directory, name)
+    assert name in table, f"add an expectation for new shared file {name}"
+    return path, table[name]
+
+
+def _as_jpeg_dicom(ds: object, **save: object) -> object:
+    """``ds`` with its pixels re-encoded as one baseline JPEG fragment."""
+    buf = io.BytesIO()
+    PIL_Image.fromarray(ds.pixel_array).save(buf, "JPEG", **save)
+    ds.PixelData = pydicom.encaps.encapsulate([buf.getvalue()])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
+    return ds
+
+
 def _check_image(img: Image, shape: tuple[int, ...]) -> None:
     assert img.pixels.dtype == np.float32
     assert img.pixels.shape == shape
@@ -111,9 +132,7 @@ def _check_image(img: Image, shape: tuple[int, ...]) -> None:
 
 @pytest.mark.parametrize("name", _files(DICOM_DIR, DICOM_EXPECT))
 def test_each_shared_dicom_reads_or_is_refused_clearly(name):
-    path = _shared(DICOM_DIR, name)
-    assert name in DICOM_EXPECT, f"add an expectation for new shared file {name}"
-    expected = DICOM_EXPECT[name]
+    path, expected = _expectation(DICOM_DIR, DICOM_EXPECT, name)
     if isinstance(expected, str):
         with pytest.raises(InvalidInputError) as err:
             read_image(path)
@@ -131,9 +150,7 @@ def test_each_shared_dicom_reads_or_is_refused_clearly(name):
 
 @pytest.mark.parametrize("name", _files(NIFTI_DIR, NIFTI_EXPECT))
 def test_each_shared_nifti_reads_or_is_refused_clearly(name):
-    path = _shared(NIFTI_DIR, name)
-    assert name in NIFTI_EXPECT, f"add an expectation for new shared file {name}"
-    expected = NIFTI_EXPECT[name]
+    path, expected = _expectation(NIFTI_DIR, NIFTI_EXPECT, name)
     if isinstance(expected, str):
         with pytest.raises(InvalidInputError, match=expected):
             read_image(path)
@@ -163,7 +180,7 @@ def test_monochrome1_files_are_inverted_after_windowing():
 
 @needs_data
 def test_ct_is_rescaled_to_hounsfield_units_before_display():
-    path = _shared(DICOM_DIR, "pydicom__CT_small.dcm")
+    path = _ct_small()
     ds = pydicom.dcmread(path)
     hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
     lo, hi = np.percentile(hu, (0.5, 99.5))
@@ -177,11 +194,7 @@ def test_ct_is_rescaled_to_hounsfield_units_before_display():
 def test_a_jpeg_compressed_ycbcr_dicom_reads_as_rgb():
     ds = pydicom.dcmread(_shared(DICOM_DIR, "pydicom-data__US1_UNCR.dcm"))
     rgb = ds.pixel_array
-    buf = io.BytesIO()
-    PIL_Image.fromarray(rgb).save(buf, "JPEG", quality=95)
-    ds.PixelData = pydicom.encaps.encapsulate([buf.getvalue()])
-    ds["PixelData"].VR = "OB"
-    ds.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
+    _as_jpeg_dicom(ds, quality=95)
     ds.PhotometricInterpretation = "YBR_FULL_422"
     img = read_dicom(_to_bytes(ds))
     assert img.pixels.shape == (3, 480, 640)
@@ -275,7 +288,7 @@ def test_deidentified_bytes_hold_no_original_identifiers(name):
 
 @needs_data
 def test_read_dicom_deidentifies_before_decoding(monkeypatch):
-    path = _shared(DICOM_DIR, "pydicom__CT_small.dcm")
+    path = _ct_small()
     original = str(pydicom.dcmread(path).PatientName)
     seen: list[tuple[str, str]] = []
     real = pydicom.pixels.decoders.base.Decoder.as_array
@@ -295,7 +308,7 @@ def test_read_dicom_deidentifies_before_decoding(monkeypatch):
 
 @needs_data
 def test_pydicom_warnings_that_quote_values_stay_out_of_logs(caplog):
-    ds = pydicom.dcmread(_shared(DICOM_DIR, "pydicom__CT_small.dcm"))
+    ds = pydicom.dcmread(_ct_small())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds.StudyInstanceUID = "1.2.840.99999.DOE.JOHN"  # invalid UID: pydicom quotes it
@@ -312,7 +325,7 @@ def test_pydicom_warnings_that_quote_values_stay_out_of_logs(caplog):
 
 @needs_data
 def test_identifiers_nested_in_kept_sequences_are_removed_too():
-    ds = pydicom.dcmread(_shared(DICOM_DIR, "pydicom__CT_small.dcm"))
+    ds = pydicom.dcmread(_ct_small())
     item = pydicom.Dataset()
     item.PatientName = "Nested^Secret"
     item.OperatorsName = "Operator^Hidden"
@@ -327,7 +340,7 @@ def test_identifiers_nested_in_kept_sequences_are_removed_too():
 def test_deidentification_is_thread_safe_and_keeps_no_uid_memory():
     from dicomanonymizer import simpledicomanonymizer
 
-    raw = _shared(DICOM_DIR, "pydicom__CT_small.dcm").read_bytes()
+    raw = _ct_small().read_bytes()
     results: list[bytes] = []
 
     def work() -> None:
@@ -350,7 +363,7 @@ def test_deidentification_is_thread_safe_and_keeps_no_uid_memory():
 
 @needs_data
 def test_a_file_the_profile_cannot_process_is_refused_not_passed_on():
-    ds = pydicom.dcmread(_shared(DICOM_DIR, "pydicom__CT_small.dcm"))
+    ds = pydicom.dcmread(_ct_small())
     # Acquisition Field Of View Label is a "replace" attribute; as OW the anonymizer has no
     # dummy for it, so the profile cannot be completed.
     ds.add_new(0x001811BB, "OW", b"\x00\x01")
@@ -371,7 +384,7 @@ def test_deidentify_dataset_returns_the_same_object():
 
 @needs_data
 def test_truncated_dicom_is_a_clear_422():
-    raw = _shared(DICOM_DIR, "pydicom__CT_small.dcm").read_bytes()
+    raw = _ct_small().read_bytes()
     with pytest.raises(
         InvalidInputError,
         match=r"^scan\.dcm: truncated DICOM: pixel data declares 32768 bytes, file holds \d+$",
@@ -383,7 +396,7 @@ def test_truncated_dicom_is_a_clear_422():
 
 @needs_data
 def test_dicom_without_pixel_data_says_so():
-    ds = pydicom.dcmread(_shared(DICOM_DIR, "pydicom__CT_small.dcm"))
+    ds = pydicom.dcmread(_ct_small())
     del ds.PixelData
     with pytest.raises(
         InvalidInputError, match=r"\(CT Image Storage\) has no pixel data; send an image"
@@ -393,7 +406,7 @@ def test_dicom_without_pixel_data_says_so():
 
 @needs_data
 def test_huge_declared_dicom_is_refused_before_decoding(monkeypatch):
-    ds = pydicom.dcmread(_shared(DICOM_DIR, "pydicom__CT_small.dcm"))
+    ds = pydicom.dcmread(_ct_small())
     ds.Rows = ds.Columns = 40000
 
     def no_decoding(*args, **kwargs):
@@ -410,7 +423,7 @@ def test_huge_declared_dicom_is_refused_before_decoding(monkeypatch):
 
 @needs_data
 def test_undecodable_transfer_syntax_names_it():
-    ds = pydicom.dcmread(_shared(DICOM_DIR, "pydicom__CT_small.dcm"))
+    ds = pydicom.dcmread(_ct_small())
     ds.PixelData = pydicom.encaps.encapsulate([b"\x00" * 64])
     ds["PixelData"].VR = "OB"
     ds.file_meta.TransferSyntaxUID = pydicom.uid.MPEG2MPML
@@ -420,12 +433,7 @@ def test_undecodable_transfer_syntax_names_it():
 
 @needs_data
 def test_missing_decoder_package_is_named(monkeypatch):
-    ds = pydicom.dcmread(_shared(DICOM_DIR, "pydicom-data__US1_UNCR.dcm"))
-    buf = io.BytesIO()
-    PIL_Image.fromarray(ds.pixel_array).save(buf, "JPEG")
-    ds.PixelData = pydicom.encaps.encapsulate([buf.getvalue()])
-    ds["PixelData"].VR = "OB"
-    ds.file_meta.TransferSyntaxUID = pydicom.uid.JPEGBaseline8Bit
+    ds = _as_jpeg_dicom(pydicom.dcmread(_shared(DICOM_DIR, "pydicom-data__US1_UNCR.dcm")))
     decoder_class = pydicom.pixels.decoders.base.Decoder
     monkeypatch.setattr(decoder_class, "is_available", property(lambda self: False))
     with pytest.raises(InvalidInputError, match=r"JPEG Baseline.*not installed.*gdcm"):

@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: Requests up to this many rows are decoded and encoded on the event loop (≤ ~0.2 ms);
-#: bigger ones in a worker thread.
-LOOP_ROWS = 64
 PREDICT_FIELDS = frozenset({"rows", "explain"})
 
 
@@ -111,7 +108,7 @@ async def predict(state: AppState, principal: Principal, model: LoadedModel, pay
     if n > state.settings.max_rows:
         raise PayloadTooLargeError(f"{n} rows exceed the limit of {state.settings.max_rows} rows per request")
     # DataFrames are never cheap; nor are images (resampling), whose kind sets loop_rows to 0.
-    on_loop = n <= min(LOOP_ROWS, model.kind.loop_rows) and not hasattr(payload, "columns")
+    on_loop = n <= model.kind.loop_rows and not hasattr(payload, "columns")
     wrapped = payload if hasattr(payload, "columns") else {"rows": payload}
     batch = model.decode(wrapped) if on_loop else await in_thread(model.decode, wrapped)
     return await answer(state, principal, model, batch, request_id=request_id, input_sha256=input_sha256,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,6 +27,11 @@ class AppState:
     models: ModelCache
     started_at: float = field(default_factory=time.monotonic)
     ready: bool = False
+
+    @cached_property
+    def server_secret(self) -> bytes:
+        """Read once: ``Settings.resolved_secret`` reads a file on every call."""
+        return self.settings.resolved_secret()
 
     def close(self) -> None:
         self.writer.close()

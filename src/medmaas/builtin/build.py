@@ -51,6 +51,7 @@ def build_one(model: BuiltinModel, registry: Registry, audit: AuditLog | None,
     ``kind_options`` overrides the catalog's (tests train an image model for one epoch).
     """
     from medmaas.audit import AuditEvent
+    from medmaas.data.units import BUILTIN_COLUMN_INFO
     from medmaas.training.train import TrainOptions, train_model
 
     dataset = _read(model)
@@ -60,7 +61,7 @@ def build_one(model: BuiltinModel, registry: Registry, audit: AuditLog | None,
     options = TrainOptions(
         kind=model.kind, intended_use=model.intended_use, references=list(model.references),
         limitations=list(model.limitations), description=model.description, benchmarks=benchmarks,
-        units=_units(model), kind_options={**model.kind_options, **(kind_options or {})},
+        units=BUILTIN_COLUMN_INFO.get(model.path.stem), kind_options={**model.kind_options, **(kind_options or {})},
     )
     result = train_model(dataset, name=model.name, options=options, registry=registry, actor=ACTOR,
                          progress=progress)
@@ -82,12 +83,6 @@ def _read(model: BuiltinModel) -> object:
         return kind.read(model.path, target=model.target, name=model.name,  # type: ignore[call-arg]
                          class_names=list(model.classes), positive_class=model.positive_class)
     return kind.read(model.path, target=model.target, name=model.name, drop=list(model.drop))
-
-
-def _units(model: BuiltinModel) -> dict[str, dict[str, str]] | None:
-    from medmaas.data.units import BUILTIN_COLUMN_INFO
-
-    return BUILTIN_COLUMN_INFO.get(model.path.stem) if model.kind == "tabular" else None
 
 
 def build_missing(registry: Registry, audit: AuditLog | None = None,

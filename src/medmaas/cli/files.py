@@ -31,9 +31,10 @@ def decode_files(model: Any, root: Path, show_progress: bool = True) -> tuple[Ba
     files = list_files(root)
     parts: list[Batch] = []
     failed: list[dict[str, str]] = []
+    in_folder = root.is_dir()
     with progress_bar(f"reading {len(files)} file(s)", enabled=show_progress) as progress:
         for i, path in enumerate(files):
-            label = str(path.relative_to(root)) if root.is_dir() else path.name
+            label = str(path.relative_to(root)) if in_folder else path.name
             try:
                 batch = model.kind.decode_file(model.spec, path.read_bytes(), path.name)
             except (InvalidInputError, PayloadTooLargeError) as exc:

@@ -56,8 +56,9 @@ class Kind(ABC):
 
     name: ClassVar[str]
     tasks: ClassVar[tuple[str, ...]]
-    #: Requests up to this many rows may be decoded on the server's event loop (cheap, like a
-    #: table row); kinds whose decoding is heavy (images: resampling) set 0.
+    #: Requests up to this many rows are decoded and encoded on the server's event loop (≤ ~0.2 ms
+    #: for table rows), bigger ones in a worker thread; kinds whose decoding is heavy (images:
+    #: resampling) set 0.
     loop_rows: ClassVar[int] = 64
 
     # ---- training side -------------------------------------------------------------
@@ -112,9 +113,12 @@ class Kind(ABC):
         """Turn ONNX outputs into one JSON-ready prediction per sample."""
 
     @classmethod
-    @abstractmethod
     def scores(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        """ONNX outputs as the same array ``predict_native`` returns (for parity and metrics)."""
+        """ONNX outputs as the same array ``predict_native`` returns (for parity and metrics):
+        the probabilities, or the value for regression, as ``spec`` names them."""
+        from medmaas.kinds.outputs import scores_from_outputs
+
+        return scores_from_outputs(spec, outputs)
 
     @classmethod
     @abstractmethod

@@ -132,7 +132,7 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
             )
 
         progress("comparing ONNX variants (quality and latency)", 0.83)
-        variants, serve = compare_variants(bundle, spec, test_batch, y_test, loaded)
+        variants, serve = compare_variants(bundle, spec, test_batch, y_test, loaded, onnx_scores)
         spec = spec.model_copy(update={"onnx": spec.onnx.model_copy(update={"serve": serve})})
 
         progress("explaining (global importance)", 0.85)

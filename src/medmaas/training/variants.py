@@ -58,15 +58,15 @@ def quality(y: np.ndarray, scores: np.ndarray, threshold: float | None) -> dict[
 
 
 def compare_variants(bundle: Path, spec: ModelSpec, batch: Batch, y: np.ndarray,
-                     reference: Any) -> tuple[list[VariantResult], str]:
-    """Measure every variant of ``spec`` against ``reference`` (the loaded model.onnx) on the
-    hold-out ``batch``; returns the results and the file to serve."""
+                     reference: Any, ref_scores: np.ndarray) -> tuple[list[VariantResult], str]:
+    """Measure every variant of ``spec`` against ``reference`` (the loaded model.onnx, whose
+    hold-out scores are ``ref_scores``) on the hold-out ``batch``; returns the results and the
+    file to serve."""
     from medmaas.runtime.loaded import load_bundle
 
     if not spec.onnx.variants:
         return [], "model.onnx"
     threshold = spec.output.threshold
-    ref_scores = reference.kind.scores(spec, reference.run(batch.feeds))
     ref_quality = quality(y, ref_scores, threshold)
     ref_latency = latency(reference.run, batch)
     results, serve = [], "model.onnx"

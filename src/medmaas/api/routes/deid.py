@@ -40,13 +40,14 @@ class DeidPublic(BaseModel):
 def deid(body: DeidRequest, state: State, principal: Principal = allowed("deid")) -> dict[str, Any]:
     from medmaas.privacy.deid import Surrogates, deidentify
 
-    surrogates = (Surrogates.from_server_secret(state.settings.resolved_secret(), body.patient)
+    surrogates = (Surrogates.from_server_secret(state.server_secret, body.patient)
                   if body.surrogates else None)
     result = deidentify(body.text, surrogates=surrogates)
+    counts = result.counts()
     # The audit trail gets what was done and a hash of the note, never the note or its identifiers.
     state.audit.append(AuditEvent(actor=principal.key_id, role=principal.role, action="text.deid",
                                   project=principal.project, resource="deid", outcome="ok",
                                   input_sha256=hashlib.sha256(body.text.encode()).hexdigest(),
-                                  detail={"identifiers": result.counts(), "chars": len(body.text),
+                                  detail={"identifiers": counts, "chars": len(body.text),
                                           "surrogates": body.surrogates}))
-    return {"text": result.text, "spans": [vars(s) for s in result.spans], "counts": result.counts()}
+    return {"text": result.text, "spans": [vars(s) for s in result.spans], "counts": counts}

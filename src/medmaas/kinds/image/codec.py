@@ -27,6 +27,12 @@ def input_shape(spec: ModelSpec) -> list[int]:
     return shape
 
 
+def feed_name(spec: ModelSpec) -> str:
+    """The ONNX input the image goes to."""
+    field = spec.inputs[0].name
+    return spec.onnx.inputs.get(field, field)
+
+
 def decode_rows(spec: ModelSpec, rows: Any) -> Batch:
     """``[{"image": nested list}, ...]``: channels first; a 1-channel model also takes the
     array without its channel axis (H×W, or D×H×W)."""
@@ -55,7 +61,7 @@ def decode_rows(spec: ModelSpec, rows: Any) -> Batch:
         pixels.append(image)
         records.append({"source": "array"})
         warnings.append(notes)
-    return Batch(feeds={spec.onnx.inputs.get(field, field): np.stack(pixels)}, n=len(pixels),
+    return Batch(feeds={feed_name(spec): np.stack(pixels)}, n=len(pixels),
                  records=records, warnings=warnings)
 
 
@@ -68,9 +74,8 @@ def decode_file(spec: ModelSpec, data: bytes, filename: str = "") -> Batch:
     image = read_image(data, filename)
     where = filename or "the uploaded file"
     pixels, notes = conform(image.pixels, shape, where=where)
-    field = spec.inputs[0].name
     record = {"source": image.format, "modality": image.modality, "notes": list(image.notes)}
-    return Batch(feeds={spec.onnx.inputs.get(field, field): pixels[None]}, n=1, records=[record],
+    return Batch(feeds={feed_name(spec): pixels[None]}, n=1, records=[record],
                  warnings=[notes])
 
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medmaas.data.dataset import Dataset
-
-SPLITS = ("train", "val", "test")
+from medmaas.kinds.image.io.npz import SPLITS
 
 
 @dataclass
@@ -30,10 +29,6 @@ class ImageDataset(Dataset):
     def shape(self) -> tuple[int, ...]:
         """One sample's shape: (C, H, W) or (C, D, H, W)."""
         return tuple(int(d) for d in self.images.shape[1:])
-
-    @property
-    def spatial_dims(self) -> int:
-        return self.images.ndim - 2
 
     def subset(self, index: np.ndarray) -> ImageDataset:
         return ImageDataset(

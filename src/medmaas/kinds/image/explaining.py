@@ -10,11 +10,12 @@ import numpy as np
 
 from medmaas.bundle.spec import ModelSpec
 from medmaas.kinds.base import Batch, InferenceFn
+from medmaas.kinds.image.codec import feed_name
 from medmaas.kinds.image.saliency import Window, occlusion, overlay_png, png_base64, strongest_slice
 
 
 def explain_batch(spec: ModelSpec, run: InferenceFn, batch: Batch) -> list[dict[str, Any]]:
-    feed = spec.onnx.inputs.get(spec.inputs[0].name, spec.inputs[0].name)
+    feed = feed_name(spec)
     output = spec.onnx.probability_output or "probabilities"
     classes = spec.output.classes or []
     images = batch.feeds[feed]
@@ -25,10 +26,9 @@ def explain_batch(spec: ModelSpec, run: InferenceFn, batch: Batch) -> list[dict[
 
     window = Window.for_shape(tuple(images.shape[2:]))
     results = []
-    for image in images:
-        proba = probabilities(image[None])[0]
+    for image, proba in zip(images, probabilities(images), strict=True):  # one pass for the batch
         target = 1 if len(classes) == 2 else int(np.argmax(proba))
-        heatmap = occlusion(probabilities, image, target, window, baseline)
+        heatmap = occlusion(probabilities, image, target, window, baseline, reference=float(proba[target]))
         item: dict[str, Any] = {
             "method": (f"occlusion ({window.size}-pixel windows, stride {window.stride}, filled with "
                        "the training mean): the fall in probability when a region is hidden"),

@@ -121,15 +121,17 @@ class ImageKind(Kind):
         mean, std = float(pixels.mean()), float(pixels.std()) or 1.0
         settings = FitSettings(epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                                patience=self.patience, augment=self.augment, seed=self.random_state)
-        best: tuple[float, Any, Any, Any] | None = None
+        best: tuple[float, Any, Any, Any] | None = None  # validation AUROC, model, config, by-products
         self.cv_scores_: list[CandidateScore] = []
         n_runs = len(names) * self.members
+        val_pixels = val.images.astype(np.float32)
+        # seeds 0,1,2 | 3,4,5 | ...: disjoint across random states
+        self.member_seeds_ = [self.random_state * self.members + m for m in range(self.members)]
         for i, name in enumerate(names):
             config = default_config(name, ds.shape, len(ds.classes))
             began = time.perf_counter()
             networks, outcomes, transferred = [], [], []
-            for m in range(self.members):
-                seed = self.random_state * self.members + m  # seeds 0,1,2 | 3,4,5 | ...: disjoint
+            for m, seed in enumerate(self.member_seeds_):
                 set_determinism(seed=seed)  # the initial weights too, not only the batches
                 network = build_network(config)
                 transferred = self._transfer(network, config) if self.init_from else []
@@ -141,30 +143,28 @@ class ImageKind(Kind):
                         _span: tuple[float, float] = span) -> None:
                     progress(f"{_label}: {message}", _span[0] + fraction * (_span[1] - _span[0]))
 
-                outcome = train_network(deployable(network, mean, std), pixels, train.y,
-                                        val.images.astype(np.float32), val.y,
+                outcome = train_network(deployable(network, mean, std), pixels, train.y, val_pixels, val.y,
                                         replace(settings, seed=seed), len(ds.classes), sub)
                 networks.append(network)
                 outcomes.append(outcome)
             # Mirrored views at prediction time only where training taught mirrored images.
             model = deployable(networks, mean, std, mirror_axis=-1 if self.augment else None)
-            score = val_auroc(val.y, predict_proba(model, val.images))
+            proba = predict_proba(model, val_pixels)
+            score = val_auroc(val.y, proba)
             self.cv_scores_.append(CandidateScore(name=name, metric="validation AUROC",
                                                   fold_scores=[score],
                                                   fit_seconds=time.perf_counter() - began,
                                                   oof=np.zeros(0)))
             if best is None or score > best[0]:
-                best = (score, model, config, (outcomes, transferred))
+                best = (score, model, config, (outcomes, transferred, proba))
         assert best is not None
-        self.val_auroc_, self.model_, self.config_, (self.member_outcomes_, self.transferred_) = best
-        self.outcome_ = self.member_outcomes_[0]
+        self.val_auroc_, self.model_, self.config_, (self.member_outcomes_, self.transferred_, val_proba) = best
         self.estimator_ = self.config_.architecture
         self.mean_, self.std_ = mean, std
         self.shape_ = ds.shape
         self.classes_ = ds.classes
         self.target_name_ = ds.target_name
         self.n_train_, self.n_val_ = train.n_samples, val.n_samples
-        val_proba = predict_proba(self.model_, val.images)
         self.threshold_ = _youden(val.y, val_proba)
         self.conformal_q_ = classification_quantile(val_proba, val.y, CONFORMAL_ALPHA)
         self.calibration_images_ = pixels[:512]
@@ -221,9 +221,9 @@ class ImageKind(Kind):
 
     def extra_card(self) -> dict[str, Any]:
         runs = self.member_outcomes_
-        ensemble = (f"{len(runs)} networks from seeds {self.random_state * len(runs)}–"
-                    f"{self.random_state * len(runs) + len(runs) - 1}, probabilities averaged"
-                    if len(runs) > 1 else "one network")
+        seeds = self.member_seeds_
+        ensemble = (f"{len(seeds)} networks from seeds {seeds[0]}–{seeds[-1]}, probabilities averaged"
+                    if len(seeds) > 1 else "one network")
         if self.model_.mirror_axis is not None:
             ensemble += "; each sees the image and its mirror image (test-time augmentation)"
         return {
@@ -252,12 +252,6 @@ class ImageKind(Kind):
     @classmethod
     def encode(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
         return codec.encode(spec, outputs, batch)
-
-    @classmethod
-    def scores(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        from medmaas.kinds.outputs import scores_from_outputs
-
-        return scores_from_outputs(spec, outputs)
 
     @classmethod
     def explain(cls, spec: ModelSpec, bundle_dir: Path, run: InferenceFn, batch: Batch,

@@ -84,11 +84,6 @@ def deployable(networks: Any, mean: float, std: float, *, mirror_axis: int | Non
             self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
             self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
 
-        @property
-        def network(self) -> nn.Module:
-            """The first member: the one whose weights seed transfer learning."""
-            return self.members[0]
-
         def forward(self, image: torch.Tensor) -> torch.Tensor:
             x = (image - self.mean) / self.std
             views = [x] if self.mirror_axis is None else [x, torch.flip(x, dims=[self.mirror_axis])]

@@ -49,13 +49,16 @@ def _starts(length: int, window: Window) -> list[int]:
 
 
 def occlusion(probabilities: Callable[[np.ndarray], np.ndarray], image: np.ndarray, target: int,
-              window: Window, baseline: float, batch_size: int = 64) -> np.ndarray:
+              window: Window, baseline: float, batch_size: int = 64,
+              reference: float | None = None) -> np.ndarray:
     """Occlusion map of ``image`` (C, *spatial) for class ``target``: shape ``spatial``.
 
-    ``probabilities`` maps a batch (n, C, *spatial) to class probabilities (n, k).
+    ``probabilities`` maps a batch (n, C, *spatial) to class probabilities (n, k);
+    ``reference`` is the unoccluded image's probability of ``target`` if the caller has it.
     """
     spatial = image.shape[1:]
-    reference = float(probabilities(image[None])[0, target])
+    if reference is None:
+        reference = float(probabilities(image[None])[0, target])
     corners = list(product(*(_starts(n, window) for n in spatial)))
     total = np.zeros(spatial, dtype=np.float64)
     covered = np.zeros(spatial, dtype=np.float64)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,6 @@ class FitOutcome:
     best_val_auroc: float
     epochs_run: int
     seconds: float
-    history: list[dict[str, float]] = field(default_factory=list)
 
 
 def augmenter(spatial_dims: int, seed: int) -> Any:
@@ -135,8 +134,6 @@ def train_network(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: n
                 schedule.step()
                 total += float(loss.detach()) * len(index)
             score = val_auroc(y_val, predict_proba(model, x_val))
-            best.history.append({"epoch": epoch + 1, "train_loss": round(total / len(x_all), 5),
-                                 "val_auroc": round(score, 5)})
             if score > best.best_val_auroc:
                 best.best_val_auroc, best.best_epoch = score, epoch + 1
                 best.state = {k: v.detach().clone() for k, v in model.state_dict().items()}

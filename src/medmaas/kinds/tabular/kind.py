@@ -209,10 +209,6 @@ class TabularKind(Kind):
         return codec.encode_outputs(spec, outputs, batch)
 
     @classmethod
-    def scores(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        return codec.scores_from_outputs(spec, outputs)
-
-    @classmethod
     def explain(cls, spec: ModelSpec, bundle_dir: Path, run: InferenceFn, batch: Batch,
                 top_k: int = 10) -> list[dict[str, Any]]:
         from medmaas.explain.shap_tabular import top_contributions

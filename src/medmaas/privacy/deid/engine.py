@@ -9,6 +9,7 @@ resolved longest-first; each is replaced by its type tag by Presidio's anonymize
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -42,10 +43,7 @@ class DeidResult:
     spans: list[PhiSpan] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for span in self.spans:
-            out[span.type] = out.get(span.type, 0) + 1
-        return out
+        return dict(Counter(span.type for span in self.spans))
 
 
 @cache

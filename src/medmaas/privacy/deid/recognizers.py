@@ -1,7 +1,7 @@
 """The recognizers medmaas adds to Presidio for clinical notes.
 
-Presidio's own pattern recognizers cover phone numbers (via ``phonenumbers``), US SSNs and IP
-addresses. What clinical notes need beyond them is mostly *where* an identifier sits: a name
+Presidio's own recognizers cover US SSNs and IP addresses (its phone recognizer is not used:
+it reads blood gases as phone numbers). What clinical notes need beyond them is mostly *where* an identifier sits: a name
 after "Dr." or "wife", a number after "MRN", a ZIP after a state. ``GroupRecognizer`` finds a
 regular expression and reports only its ``phi`` group, so the context word itself stays.
 Every pattern is case-insensitive unless it says otherwise: nursing notes are often typed in
@@ -21,7 +21,7 @@ from medmaas.privacy.deid import lexicon
 FLAGS = re.IGNORECASE | re.MULTILINE
 
 
-class GroupRecognizer(EntityRecognizer):  # type: ignore[misc]
+class GroupRecognizer(lexicon.ReadyRecognizer):
     """Report the ``phi`` group of each match (the whole match without one) as ``entity``,
     where ``accept`` (if given) agrees that the found text is an identifier."""
 
@@ -38,9 +38,6 @@ class GroupRecognizer(EntityRecognizer):  # type: ignore[misc]
         self.veto_before = re.compile(veto_before + r"\W*$", FLAGS) if veto_before else None
         super().__init__(supported_entities=[entity], name=name or f"medmaas {entity.lower()}",
                          supported_language="en")
-
-    def load(self) -> None:  # nothing to load: the patterns are compiled in __init__
-        return None
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         entity = self.supported_entities[0]

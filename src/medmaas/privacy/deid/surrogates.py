@@ -19,11 +19,14 @@ import hashlib
 import hmac
 import re
 from datetime import date, timedelta
+from functools import cache
 
 from medmaas.privacy.deid import lexicon
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December")
+#: numbers whose stand-in keeps their layout with new digits
+_KEEP_LAYOUT = frozenset({"PHONE", "ID", "SSN"})
 _REFERENCE_YEAR = 2001  # notes that give no year: any non-leap year keeps month/day arithmetic
 
 
@@ -48,6 +51,8 @@ class Surrogates:
         return int.from_bytes(hmac.new(self._secret, message, hashlib.sha256).digest()[:8], "big") % modulo
 
     def replace(self, kind: str, original: str) -> str:
+        if kind in _KEEP_LAYOUT:
+            return self._digits(kind.lower(), original)
         method = getattr(self, f"_{kind.lower()}", None)
         return method(original) if method is not None else f"<{kind}>"
 
@@ -55,7 +60,7 @@ class Surrogates:
 
     def _name(self, original: str) -> str:
         words = original.split()
-        firsts, lasts = sorted(lexicon.first_names()), sorted(lexicon.last_names())
+        firsts, lasts = _pool("first"), _pool("last")
         out = []
         for i, word in enumerate(words):
             # "Mary Souza": a first and a last name; "wife Mary": a first name; "Dr. Healey": a last
@@ -76,15 +81,6 @@ class Surrogates:
     def _age(self, original: str) -> str:
         return "90"  # Safe Harbor: every age over 89 becomes one category, 90 or older
 
-    def _phone(self, original: str) -> str:
-        return self._digits("phone", original)
-
-    def _id(self, original: str) -> str:
-        return self._digits("id", original)
-
-    def _ssn(self, original: str) -> str:
-        return self._digits("ssn", original)
-
     def _zip(self, original: str) -> str:
         return "00000"[: len(original.split("-")[0])]  # Safe Harbor: ZIP 000 for small areas
 
@@ -98,15 +94,15 @@ class Surrogates:
         return f"192.0.2.{1 + self._number('ip', original, 254)}"  # TEST-NET-1, never routed
 
     def _location(self, original: str) -> str:
-        cities = sorted(lexicon.city_names())
+        cities = _pool("city")
         return _same_case(cities[self._number("location", original, len(cities))], original)
 
     def _organization(self, original: str) -> str:
-        lasts = sorted(lexicon.last_names())
+        lasts = _pool("last")
         return _same_case(f"{lasts[self._number('org', original, len(lasts))]} Hospital", original)
 
     def _address(self, original: str) -> str:
-        lasts = sorted(lexicon.last_names())
+        lasts = _pool("last")
         number = 1 + self._number("address-number", original, 998)
         return _same_case(f"{number} {lasts[self._number('address', original, len(lasts))]} Street", original)
 
@@ -120,6 +116,14 @@ class Surrogates:
             else:
                 out.append(ch)
         return "".join(out)
+
+
+@cache
+def _pool(kind: str) -> tuple[str, ...]:
+    """The names surrogates are drawn from, sorted once: an index into a fixed order is what
+    makes a keyed choice reproducible."""
+    words = {"first": lexicon.first_names, "last": lexicon.last_names, "city": lexicon.city_names}[kind]()
+    return tuple(sorted(words))
 
 
 def _same_case(surrogate: str, original: str) -> str:

@@ -50,7 +50,8 @@ def read_dicom_bytes(
     raw: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS, deidentify: bool = True
 ) -> Image:
     """``read_dicom`` on bytes already in memory, with the name to use in messages."""
-    # pydicom converts elements lazily, and a conversion may warn with the value it found.
+    # pydicom converts elements lazily, and a conversion may warn with the value it found:
+    # everything below (decoding, display conversion) runs inside this one quiet().
     with quiet():
         return _read(raw, name, max_pixels, deidentify)
 
@@ -159,8 +160,7 @@ def _decode(ds: Dataset, name: str) -> tuple[np.ndarray, str]:
                 f"need {expected}: the file is truncated or its image attributes are wrong"
             )
     try:
-        with quiet():
-            arr, meta = decoder.as_array(ds, validate=True, raw=True, **as_pixel_options(ds))
+        arr, meta = decoder.as_array(ds, validate=True, raw=True, **as_pixel_options(ds))
     except MedmaasError:
         raise
     except Exception as exc:  # decoder plugins raise anything from RuntimeError to struct.error
@@ -184,12 +184,10 @@ def _to_display(
                 f"{name}: colour photometric interpretation {photometric!r} is not supported; "
                 f"expected one of {', '.join(_COLOUR)}"
             )
-        with quiet():
-            shown, notes = colour_to_display(arr, photometric, ds)
+        shown, notes = colour_to_display(arr, photometric, ds)
         shown = np.moveaxis(shown, -1, 0)  # (F, H, W, 3) -> (3, F, H, W)
     elif photometric in _GREY:
-        with quiet():
-            grey, notes = grey_to_display(arr, ds)
+        grey, notes = grey_to_display(arr, ds)
         shown = grey[np.newaxis]
     else:
         raise InvalidInputError(
