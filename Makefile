@@ -10,9 +10,15 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # torch first and pinned: pip then takes the CPU build instead of a multi-GB CUDA one.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# medspaCy last and without its dependencies, so it cannot be an extra in pyproject.toml: it
+# requires PyRuSH, whose spacy<3.8 (on Python < 3.12) would downgrade spaCy, thinc and numpy
+# under everything else, and which logs tokens through loguru. medmaas uses only medspaCy's
+# ConText, Sectionizer and TargetMatcher, which need nothing but spaCy (in the text extra);
+# medmaas/text/entities/_medspacy.py imports it without PyRuSH and QuickUMLS.
+$(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[all,test]'
+	$(BIN)/pip install --quiet --no-deps medspacy==1.3.1
 	touch $@
 
 run: $(VENV)/.installed   ## the service with its built-in models on http://127.0.0.1:8000

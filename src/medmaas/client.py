@@ -34,7 +34,8 @@ class Client:
     def __init__(self, base_url: str = "http://127.0.0.1:8000", api_key: str | None = None,
                  timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
+        http = _httpx_of(transport)
+        self._http = http.Client(base_url=base_url, headers=headers, timeout=timeout, transport=transport)
 
     def __enter__(self) -> Client:
         return self
@@ -104,3 +105,17 @@ class Client:
 
     def jobs(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/jobs")  # type: ignore[no-any-return]
+
+
+def _httpx_of(transport: Any) -> Any:
+    """httpx, or its successor httpx2 when the given transport is one of its (Starlette's test
+    client uses httpx2 where it is installed; huggingface_hub installs it)."""
+    if transport is None or isinstance(transport, httpx.BaseTransport):
+        return httpx
+    try:
+        import httpx2
+    except ImportError:
+        httpx2 = None
+    if httpx2 is not None and isinstance(transport, httpx2.BaseTransport):
+        return httpx2
+    raise TypeError(f"transport must be an httpx transport; got {type(transport).__name__}")

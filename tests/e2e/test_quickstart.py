@@ -145,16 +145,16 @@ def test_first_start_prints_a_key_builds_models_and_serves_them(tmp_path: Path) 
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(2400)
+@pytest.mark.timeout(3600)
 def test_first_start_builds_the_image_models_too(tmp_path: Path) -> None:
-    """The whole first start, CNNs included (about 10 minutes on two cores)."""
+    """The whole first start, CNNs and the text model included (about 30 minutes on two cores)."""
     from medmaas.builtin.catalog import BUILTINS
 
     port = _free_port()
     proc = _start(tmp_path, port)
     try:
         _wait_ready(port, 30)
-        headers, models, _ = _wait_for_models(proc, port, {b.name for b in BUILTINS}, 1800)
+        headers, models, _ = _wait_for_models(proc, port, {b.name for b in BUILTINS}, 3000)
         for model in (b for b in BUILTINS if b.kind == "image"):
             assert models[model.name]["production_version"] == 1
             assert models[model.name]["headline"]["name"] == "auroc"

@@ -49,9 +49,19 @@ def _image_examples() -> list[tuple[str, Dataset, dict]]:
     ]
 
 
+def _text_examples() -> list[tuple[str, Dataset, dict]]:
+    from tests.text_builders import note_dataset
+
+    return [
+        ("tfidf-baseline", note_dataset(n=120, seed=0), {"candidates": ["tfidf"]}),
+        ("minilm-int8", note_dataset(n=80, seed=1), {"candidates": ["minilm"], "epochs": 1, "max_tokens": 32}),
+    ]
+
+
 EXAMPLES: dict[str, Callable[[], list[tuple[str, Dataset, dict]]]] = {
     "tabular": _tabular_examples,
     "image": _image_examples,
+    "text": _text_examples,
 }
 
 
@@ -99,6 +109,9 @@ def test_kind_conformance(kind_name: str, label: str, dataset: Dataset, options:
     if kind_name == "image":
         _check_heatmaps(model, rows[:2], spec)
         return
+    if kind_name == "text":
+        _check_word_attributions(model, rows[:2], served[:2])
+        return
     # explain: contributions add up to the prediction minus the base value (SHAP efficiency).
     explained = model.explain(model.decode({"rows": rows[:2]}), top_k=100)
     for item, out in zip(explained, served[:2], strict=True):
@@ -114,6 +127,8 @@ def test_kind_conformance(kind_name: str, label: str, dataset: Dataset, options:
 
 def _json_rows(kind_name: str, batch, spec) -> list[dict]:  # type: ignore[no-untyped-def]
     """The batch as a client would send it: records for tables, nested lists for images."""
+    if kind_name == "text":
+        return [{"text": record["text"]} for record in batch.records]
     if kind_name != "image":
         return batch.records
     feed = spec.onnx.inputs["image"]
@@ -134,3 +149,13 @@ def _check_heatmaps(model, rows: list[dict], spec) -> None:  # type: ignore[no-u
         picture = Image.open(io.BytesIO(base64.b64decode(item["overlay_png"])))
         assert picture.format == "PNG" and min(picture.size) >= 224
         assert item["explained_class"] == spec.output.positive_class
+
+
+def _check_word_attributions(model, rows: list[dict], served: list[dict]) -> None:  # type: ignore[no-untyped-def]
+    explained = model.explain(model.decode({"rows": rows}), top_k=100)
+    for item, row, out in zip(explained, rows, served, strict=True):
+        assert item["class"] == max(out["probabilities"], key=out["probabilities"].get)
+        assert item["words_explained"] == len(item["top_words"]) > 0
+        for word in item["top_words"]:
+            assert row["text"][word["start"]:word["end"]] == word["word"]
+            assert np.isfinite(word["contribution"])

@@ -19,8 +19,9 @@ EXPECTED = {
         "jobs:read",
         "datasets:write",
         "deid",
+        "entities",
     },
-    "clinician": {"models:read", "predict", "explain", "deid"},
+    "clinician": {"models:read", "predict", "explain", "deid", "entities"},
     "auditor": {"models:read", "audit:read", "jobs:read"},
 }
 

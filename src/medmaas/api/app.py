@@ -17,7 +17,7 @@ from medmaas import __version__
 from medmaas.api import errors
 from medmaas.api.dataplane import DataPlane
 from medmaas.api.middleware import ServiceMiddleware
-from medmaas.api.routes import admin, deid, health, models, predict
+from medmaas.api.routes import admin, deid, entities, health, models, predict
 from medmaas.api.state import AppState
 from medmaas.settings import Settings
 
@@ -94,7 +94,8 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
-    for router in (health.router, models.router, predict.router, deid.router, admin.router):
+    for router in (health.router, models.router, predict.router, deid.router, entities.router,
+                   admin.router):
         app.include_router(router)
     app.state.settings = settings
     tls = settings.tls_certfile is not None

@@ -89,13 +89,12 @@ class DataPlane:
         if b"json" not in content_type:
             raise SchemaError(
                 f"send the rows as JSON with Content-Type application/json; got {content_type.decode('latin-1')!r}")
-        rows, explain = predicting.parse_predict_body(body)
-        if explain:
-            await predicting.authorize(state, principal, "explain", scope["path"], "POST")
+        parsed = predicting.parse_predict_body(body)
+        await predicting.authorize_body(state, principal, parsed, scope["path"])
         version = None
         if scope.get("query_string"):
             version = parse_qs(scope["query_string"].decode("latin-1")).get("version", [None])[-1]
         model = await predicting.find_model(state, principal, name, version)
         return await predicting.predict(
-            state, principal, model, rows, request_id=request_id,
-            input_sha256=hashlib.sha256(body).hexdigest(), explain=explain)
+            state, principal, model, parsed.rows, request_id=request_id,
+            input_sha256=hashlib.sha256(body).hexdigest(), explain=parsed.explain, deidentify=parsed.deidentify)

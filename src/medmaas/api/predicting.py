@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import orjson
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-PREDICT_FIELDS = frozenset({"rows", "explain"})
+PREDICT_FIELDS = frozenset({"rows", "explain", "deidentify"})
 
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -69,8 +69,15 @@ async def find_model(state: AppState, principal: Principal, name: str, version: 
     return model
 
 
-def parse_predict_body(body: bytes) -> tuple[Any, bool]:
-    """``(rows, explain)`` from a JSON body ``{"rows": [...], "explain": false}``."""
+class PredictBody(NamedTuple):
+    rows: Any
+    explain: bool
+    #: text models: false sends notes to the model as they are (needs "text:identified")
+    deidentify: bool
+
+
+def parse_predict_body(body: bytes) -> PredictBody:
+    """``(rows, explain, deidentify)`` from a JSON body ``{"rows": [...], "explain": false}``."""
     if not body:
         raise SchemaError('the request body is empty; send JSON {"rows": [{...}, ...]}')
     try:
@@ -87,22 +94,36 @@ def parse_predict_body(body: bytes) -> tuple[Any, bool]:
     if not PREDICT_FIELDS.issuperset(payload):
         extra = sorted(set(payload) - PREDICT_FIELDS)
         raise SchemaError(f"unknown field(s) {', '.join(map(repr, extra))}: extra fields are not "
-                          "allowed; send 'rows' and optionally 'explain'")
+                          "allowed; send 'rows' and optionally 'explain' and 'deidentify'")
     if "rows" not in payload:
         raise SchemaError("field 'rows' is required: a list of objects, one per patient")
     explain = payload.get("explain", False)
     if type(explain) is not bool:
         raise SchemaError(f"field 'explain' must be true or false; got {explain!r}")
-    return payload["rows"], explain
+    deidentify = payload.get("deidentify", True)
+    if type(deidentify) is not bool:
+        raise SchemaError(f"field 'deidentify' must be true or false; got {deidentify!r}")
+    return PredictBody(payload["rows"], explain, deidentify)
+
+
+async def authorize_body(state: AppState, principal: Principal, parsed: PredictBody, path: str) -> None:
+    """The permissions a predict body asks for beyond "predict": explanations, and notes sent
+    without de-identification."""
+    if parsed.explain:
+        await authorize(state, principal, "explain", path, "POST")
+    if not parsed.deidentify:
+        await authorize(state, principal, "text:identified", path, "POST")
 
 
 async def predict(state: AppState, principal: Principal, model: LoadedModel, payload: Any, *,
                   request_id: str, input_sha256: str, explain: bool = False,
-                  top_k: int = 5) -> dict[str, Any]:
+                  top_k: int = 5, deidentify: bool = True) -> dict[str, Any]:
     """Predictions (and explanations) for ``payload``, answered only once audited.
 
     ``payload`` is a list of JSON rows or a DataFrame from an upload; ``input_sha256`` is the
     hash of the request body as received, which the audit event records instead of the data.
+    Notes of text models are de-identified while decoding unless ``deidentify`` is false (the
+    caller's role was checked for that).
     """
     n = len(payload) if hasattr(payload, "__len__") else 0
     if n > state.settings.max_rows:
@@ -110,6 +131,8 @@ async def predict(state: AppState, principal: Principal, model: LoadedModel, pay
     # DataFrames are never cheap; nor are images (resampling), whose kind sets loop_rows to 0.
     on_loop = n <= model.kind.loop_rows and not hasattr(payload, "columns")
     wrapped = payload if hasattr(payload, "columns") else {"rows": payload}
+    if not deidentify and not hasattr(payload, "columns"):
+        wrapped["deidentify"] = False
     batch = model.decode(wrapped) if on_loop else await in_thread(model.decode, wrapped)
     return await answer(state, principal, model, batch, request_id=request_id, input_sha256=input_sha256,
                         explain=explain, top_k=top_k, encode_on_loop=on_loop)

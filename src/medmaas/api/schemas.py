@@ -89,6 +89,8 @@ class AliasRequest(_In):
 class PredictRequest(_In):
     rows: list[dict[str, Any]] = Field(description="one object per patient: feature name -> value (null = not measured)")
     explain: bool = Field(default=False, description="also return the top feature contributions")
+    deidentify: bool = Field(default=True, description="text models: de-identify each note before the model "
+                             "reads it; false needs the text:identified permission")
 
 
 class PredictResponse(BaseModel):
@@ -101,6 +103,7 @@ class PredictResponse(BaseModel):
 class ExplainRequest(_In):
     rows: list[dict[str, Any]]
     top_k: int = Field(default=10, ge=1, le=100)
+    deidentify: bool = Field(default=True, description="text models: false needs the text:identified permission")
 
 
 class KeyCreate(_In):

@@ -82,6 +82,9 @@ def _read(model: BuiltinModel) -> object:
     if model.kind == "image":
         return kind.read(model.path, target=model.target, name=model.name,  # type: ignore[call-arg]
                          class_names=list(model.classes), positive_class=model.positive_class)
+    if model.kind == "text":
+        return kind.read(model.path, target=model.target, name=model.name,  # type: ignore[call-arg]
+                         text_columns=list(model.text_columns), class_names=list(model.classes))
     return kind.read(model.path, target=model.target, name=model.name, drop=list(model.drop))
 
 

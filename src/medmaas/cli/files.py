@@ -1,4 +1,4 @@
-"""Batch prediction over files: every image in a folder through a model's file decoder.
+"""Batch prediction over files: every image (or note) in a folder through a model's file decoder.
 
 A file that cannot be read is reported with its reason and the others go on; one bad scan
 must not sink a night's batch.
@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from medmaas.cli.progress import progress_bar
 from medmaas.exceptions import InvalidInputError, PayloadTooLargeError
 from medmaas.kinds.base import Batch
+from medmaas.runtime.batcher import join_feeds
 
 
 def list_files(root: Path) -> list[Path]:
@@ -46,6 +45,6 @@ def decode_files(model: Any, root: Path, show_progress: bool = True) -> tuple[Ba
             progress(f"{label}", (i + 1) / len(files))
     if not parts:
         return Batch(feeds={}, n=0, records=[], warnings=[]), failed
-    feeds = {k: np.concatenate([b.feeds[k] for b in parts]) for k in parts[0].feeds}
+    feeds = {k: join_feeds([b.feeds[k] for b in parts]) for k in parts[0].feeds}
     return Batch(feeds=feeds, n=sum(b.n for b in parts), records=[r for b in parts for r in b.records],
                  warnings=[w for b in parts for w in b.warnings]), failed

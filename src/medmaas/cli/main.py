@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medmaas.cli import admin, deid, models, serve, train
+from medmaas.cli import admin, deid, entities, models, serve, train
 from medmaas.cli.context import Context, err_console
 from medmaas.exceptions import MedmaasError
 
@@ -23,6 +23,7 @@ app.command("train")(train.train)
 app.command("evaluate")(train.evaluate)
 app.command("predict")(train.predict)
 app.command("deid")(deid.deid)
+app.command("entities")(entities.entities)
 
 
 @app.callback()

@@ -20,10 +20,11 @@ TASKS = ("classification", "regression")
 def train(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="tabular: a CSV or Parquet file, one row per patient; "
-                                          "image: a MedMNIST .npz, a folder of class folders, or a CSV of path,label")],
+                                          "image: a MedMNIST .npz, a folder of class folders, or a CSV of path,label; "
+                                          "text: a CSV or TSV with a text column")],
     name: Annotated[str, typer.Option(help="model name, e.g. sepsis-risk")],
-    target: Annotated[str | None, typer.Option(help="the column to predict (tabular); the label's name (image)")] = None,
-    kind: Annotated[str, typer.Option(help="tabular or image")] = "tabular",
+    target: Annotated[str | None, typer.Option(help="the column to predict (tabular, text); the label's name (image)")] = None,
+    kind: Annotated[str, typer.Option(help="tabular, image or text")] = "tabular",
     task: Annotated[str | None, typer.Option(help="classification or regression (default: inferred)")] = None,
     candidates: Annotated[str | None, typer.Option(help="comma-separated subset of candidates")] = None,
     folds: Annotated[int, typer.Option(min=2, max=20, help="cross-validation folds")] = 5,
@@ -33,15 +34,21 @@ def train(
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     bootstrap: Annotated[int, typer.Option(min=100, help="bootstrap resamples for CIs")] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
-    epochs: Annotated[int, typer.Option(min=1, help="image: most training epochs (early stopping may end sooner)")] = 40,
+    epochs: Annotated[int | None, typer.Option(min=1, help="image, text: most training epochs (early stopping may end "
+                                                  "sooner; default 40 for images, 4 for text)")] = None,
     image_size: Annotated[int | None, typer.Option(min=8, max=512, help="image: resample to this size per axis")] = None,
-    classes: Annotated[str | None, typer.Option(help="image .npz: comma-separated names of labels 0, 1, ...")] = None,
+    classes: Annotated[str | None, typer.Option(help="image .npz: comma-separated names of labels 0, 1, ...; "
+                                                "text: the labels in the order to report them")] = None,
     positive_class: Annotated[str | None, typer.Option(help="image: the class a binary model's probability is about")] = None,
     init_from: Annotated[str | None, typer.Option(help="image: start from this registered model's weights (transfer learning)")] = None,
-    quantize: Annotated[bool, typer.Option(help="image: also export int8 and serve it if it keeps the quality")] = True,
+    quantize: Annotated[bool, typer.Option(help="image, text: also export int8 and serve it if it keeps the quality")] = True,
     members: Annotated[int, typer.Option(min=1, max=10, help="image: networks from different seeds, averaged (training time × N)")] = 1,
+    text_column: Annotated[list[str] | None, typer.Option(help="text: a column holding the note (repeatable: joined by "
+                                                               "a newline); default 'text'")] = None,
+    max_tokens: Annotated[int, typer.Option(min=8, max=512, help="text: tokens the model reads per note")] = 256,
+    deidentify: Annotated[bool, typer.Option(help="text: de-identify notes before training and prediction")] = True,
 ) -> None:
-    """Train, evaluate and register a model from a table or a set of images."""
+    """Train, evaluate and register a model from a table, a set of images or a set of notes."""
     from medmaas.audit import AuditEvent
     from medmaas.kinds import get_kind
     from medmaas.training.train import TrainOptions, train_model
@@ -53,7 +60,7 @@ def train(
     if kind == "image":
         if init_from is not None:
             kind_options["init_from"] = c.registry.bundle_path(c.registry.resolve(init_from))
-        kind_options |= {"epochs": epochs, "quantize": quantize, "members": members}
+        kind_options |= {"epochs": epochs or 40, "quantize": quantize, "members": members}
         with progress_bar(f"reading {data.name}", enabled=not as_json) as reading:
             dataset = get_kind("image").read(
                 data, target=target or "label", name=name, task=task, image_size=image_size,
@@ -61,6 +68,13 @@ def train(
                 progress=reading)
     elif target is None:
         raise InvalidInputError("--target is required: the column to predict")
+    elif kind == "text":
+        kind_options |= {"epochs": epochs or 4, "quantize": quantize, "max_tokens": max_tokens,
+                         "deidentify": deidentify}
+        with progress_bar(f"reading {data.name}", enabled=not as_json) as reading:
+            dataset = get_kind("text").read(data, target=target, name=name, task=task, text_columns=text_column,
+                                            class_names=classes.split(",") if classes else None,
+                                            deidentify=deidentify, progress=reading)
     else:
         dataset = get_kind(kind).read(data, target=target, name=name, task=task, cv_folds=folds,
                                       drop=list(drop or []))
@@ -105,7 +119,8 @@ def predict(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="model name")],
     input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of patients; for an image "
-                                        "model a file (DICOM, NIfTI, PNG, JPEG) or a folder of them")],
+                                        "model a file (DICOM, NIfTI, PNG, JPEG) or a folder of them; for a text "
+                                        "model a CSV with a 'text' column, a .txt note or a folder of them")],
     version: Annotated[str | None, typer.Option(help="version, stage or alias (default: production, else latest)")] = None,
     output: Annotated[Path | None, typer.Option(help="write predictions to this CSV")] = None,
     explain: Annotated[bool, typer.Option(help="add the top contributions per row")] = False,
@@ -123,7 +138,7 @@ def predict(
     info = c.registry.resolve(name, ref)
     model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
     failed: list[dict[str, str]] = []
-    if input.is_dir() or model.spec.inputs[0].type == "image":
+    if input.is_dir() or model.spec.inputs[0].type == "image" or input.suffix.lower() == ".txt":
         batch, failed = decode_files(model, input, show_progress=not as_json)
     else:
         batch = model.decode(read_table(input))

@@ -98,6 +98,13 @@ class Kind(ABC):
 
     # ---- serving side: spec only, no training stack ----------------------------------
     @classmethod
+    def attach(cls, spec: ModelSpec, bundle_dir: Path) -> None:
+        """Load the bundle files the serving side needs besides spec.json (a tokenizer, ...)
+        into ``spec.memo``; called once by ``load_bundle``. Data files only, never code.
+        Kinds whose spec says everything (tables, images) need nothing."""
+        return None
+
+    @classmethod
     @abstractmethod
     def decode(cls, spec: ModelSpec, payload: Any) -> Batch:
         """Validate a request payload against the spec; SchemaError naming the field otherwise."""
@@ -176,3 +183,4 @@ def _load_builtin_kinds() -> None:
     # Importing a kind's package registers it; the modules import heavy stacks only inside fit.
     import medmaas.kinds.image  # noqa: F401
     import medmaas.kinds.tabular  # noqa: F401
+    import medmaas.kinds.text  # noqa: F401

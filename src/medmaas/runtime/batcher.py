@@ -194,7 +194,7 @@ class MicroBatcher:
         if len(batch) == 1:
             return [self._run(batch[0].feeds)]
         names = batch[0].feeds.keys()
-        joined = {name: np.concatenate([r.feeds[name] for r in batch]) for name in names}
+        joined = {name: join_feeds([r.feeds[name] for r in batch]) for name in names}
         outputs = self._run(joined)
         parts, start = [], 0
         for request in batch:
@@ -228,6 +228,17 @@ class MicroBatcher:
         # memory pressure); the fixed part stays as measured at load.
         per_row = max(0.0, (seconds - self.cost.fixed_s) / max(rows, 1))
         self.cost = CallCost(self.cost.fixed_s, 0.9 * self.cost.per_row_s + 0.1 * per_row)
+
+
+def join_feeds(parts: list[np.ndarray]) -> np.ndarray:
+    """Requests stacked along the batch axis. Sequences of different lengths (token ids and
+    their attention mask) are right-padded with zeros first: 0 is the padding id and a 0 in
+    the mask hides it, so a note's prediction does not change with its neighbours."""
+    widths = {p.shape[1:] for p in parts}
+    if len(widths) > 1 and all(p.ndim == 2 for p in parts):
+        width = max(p.shape[1] for p in parts)
+        parts = [np.pad(p, ((0, 0), (0, width - p.shape[1]))) for p in parts]
+    return np.concatenate(parts)
 
 
 def measure_cost(run: Callable[[Feeds], Outputs], feeds_for: Callable[[int], Feeds],

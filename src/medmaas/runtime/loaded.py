@@ -90,8 +90,10 @@ def load_bundle(bundle_dir: Path, *, name: str = "", version: int = 0, project: 
         raise IntegrityError(f"bundle {bundle_dir.name} has no ONNX file {onnx_file!r}")
     card_path = bundle_dir / "card.json"
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
+    kind = get_kind(spec.kind)
+    kind.attach(spec, bundle_dir)
     model = LoadedModel(name=name or bundle_dir.name, version=version, bundle_dir=bundle_dir,
-                        spec=spec, kind=get_kind(spec.kind),
+                        spec=spec, kind=kind,
                         session=_session(bundle_dir / onnx_file, intra_threads), card=card,
                         project=project)
     if warm_up:

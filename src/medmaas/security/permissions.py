@@ -29,6 +29,8 @@ ACTIONS: frozenset[str] = frozenset(
         "jobs:read",
         "datasets:write",
         "deid",  # de-identify text
+        "entities",  # find problems, medications and tests in text
+        "text:identified",  # send notes to a text model without de-identifying them first
     }
 )
 
@@ -45,9 +47,10 @@ PERMISSIONS: Mapping[str, frozenset[str]] = MappingProxyType(
                 "jobs:read",
                 "datasets:write",
                 "deid",
+                "entities",
             }
         ),
-        "clinician": frozenset({"models:read", "predict", "explain", "deid"}),
+        "clinician": frozenset({"models:read", "predict", "explain", "deid", "entities"}),
         "auditor": frozenset({"models:read", "audit:read", "jobs:read"}),
     }
 )

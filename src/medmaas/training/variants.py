@@ -21,6 +21,14 @@ MAX_QUALITY_DROP = 0.01
 BATCH_SIZES = (1, 32)
 
 
+def run_chunked(run: Any, feeds: dict[str, np.ndarray], rows: int = 64) -> dict[str, np.ndarray]:
+    """``run`` over a whole split, ``rows`` samples per call: a transformer's attention over
+    hundreds of notes at once would need gigabytes."""
+    n = len(next(iter(feeds.values()))) if feeds else 0
+    parts = [run({k: v[start:start + rows] for k, v in feeds.items()}) for start in range(0, max(n, 1), rows)]
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
 def median_ms(run: Any, feeds: dict[str, np.ndarray], repeats: int) -> float:
     """Median wall time of ``run(feeds)`` after two warm-up calls."""
     for _ in range(2):
@@ -53,8 +61,12 @@ def quality(y: np.ndarray, scores: np.ndarray, threshold: float | None) -> dict[
         cut = 0.5 if threshold is None else threshold
         return {"auroc": round(float(roc_auc_score(y, scores[:, 1])), 4),
                 "accuracy": round(float(np.mean((scores[:, 1] >= cut) == y)), 4)}
-    return {"auroc_macro": round(float(roc_auc_score(y, scores, multi_class="ovr")), 4),
-            "accuracy": round(float(np.mean(scores.argmax(1) == y)), 4)}
+    from sklearn.metrics import f1_score
+
+    labels = list(range(scores.shape[1]))
+    return {"auroc_macro": round(float(roc_auc_score(y, scores, multi_class="ovr", labels=labels)), 4),
+            "accuracy": round(float(np.mean(scores.argmax(1) == y)), 4),
+            "macro_f1": round(float(f1_score(y, scores.argmax(1), average="macro", labels=labels)), 4)}
 
 
 def compare_variants(bundle: Path, spec: ModelSpec, batch: Batch, y: np.ndarray,
@@ -72,7 +84,7 @@ def compare_variants(bundle: Path, spec: ModelSpec, batch: Batch, y: np.ndarray,
     results, serve = [], "model.onnx"
     for name, file in spec.onnx.variants.items():
         loaded = load_bundle(bundle, warm_up=False, onnx_file=file)
-        scores = loaded.kind.scores(spec, loaded.run(batch.feeds))
+        scores = loaded.kind.scores(spec, run_chunked(loaded.run, batch.feeds))
         got = quality(y, scores, threshold)
         speed = latency(loaded.run, batch)
         drops = {m: (ref_quality[m] or 0.0) - (got.get(m) or 0.0) for m in ref_quality}

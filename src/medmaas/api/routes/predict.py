@@ -33,12 +33,11 @@ def _body_schema(model: Any) -> dict[str, Any]:
 async def predict(name: str, request: Request, state: State, version: str | None = VersionQuery,
                   principal: Principal = allowed("predict")) -> dict[str, Any]:
     body = await request.body()
-    rows, explain = predicting.parse_predict_body(body)
-    if explain:
-        await predicting.authorize(state, principal, "explain", request.url.path, "POST")
+    parsed = predicting.parse_predict_body(body)
+    await predicting.authorize_body(state, principal, parsed, request.url.path)
     model = await predicting.find_model(state, principal, name, version)
-    return await predicting.predict(state, principal, model, rows, explain=explain,
-                                    request_id=request.state.request_id,
+    return await predicting.predict(state, principal, model, parsed.rows, explain=parsed.explain,
+                                    deidentify=parsed.deidentify, request_id=request.state.request_id,
                                     input_sha256=hashlib.sha256(body).hexdigest())
 
 
@@ -47,8 +46,11 @@ async def predict(name: str, request: Request, state: State, version: str | None
 async def explain(name: str, body: ExplainRequest, request: Request, state: State,
                   version: str | None = VersionQuery,
                   principal: Principal = allowed("explain")) -> dict[str, Any]:
+    if not body.deidentify:
+        await predicting.authorize(state, principal, "text:identified", request.url.path, "POST")
     model = await predicting.find_model(state, principal, name, version)
     return await predicting.predict(state, principal, model, body.rows, explain=True, top_k=body.top_k,
+                                    deidentify=body.deidentify,
                                     request_id=request.state.request_id,
                                     input_sha256=hashlib.sha256(await request.body()).hexdigest())
 

@@ -7,14 +7,14 @@ on the hold-out split before one of them is chosen for serving.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from medmaas.kinds.exporting import quiet_exporter
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ def to_onnx(model: Any, example: np.ndarray) -> bytes:
     sample = torch.from_numpy(np.ascontiguousarray(example[:2], dtype=np.float32))
     with tempfile.TemporaryDirectory(prefix="medmaas-onnx-") as tmp:
         path = Path(tmp) / "model.onnx"
-        # The exporter reports its progress on stdout; a CLI's progress bar owns that.
-        with contextlib.redirect_stdout(io.StringIO()):
+        with quiet_exporter():
             torch.onnx.export(model, (sample,), str(path), input_names=[INPUT_NAME],
                               output_names=[OUTPUT_NAME], opset_version=OPSET, dynamo=True,
                               verbose=False, external_data=False,

@@ -14,6 +14,8 @@ from medmaas.bundle.spec import ExplainSpec, FeatureSpec, ModelSpec, OnnxBinding
 from medmaas.exceptions import InvalidInputError
 from medmaas.kinds.base import Batch, InferenceFn, Kind, Progress, no_progress, register_kind
 from medmaas.kinds.image import codec
+from medmaas.kinds.splitting import stratified as _stratified
+from medmaas.kinds.splitting import youden as _youden
 
 if TYPE_CHECKING:
     from typing import Self
@@ -268,17 +270,3 @@ def _images(dataset: Dataset) -> ImageDataset:
         raise InvalidInputError(f"the image kind needs an ImageDataset; got {type(dataset).__name__}")
     return dataset
 
-
-def _stratified(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    first, second = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed, stratify=y)
-    return np.sort(first), np.sort(second)
-
-
-def _youden(y: np.ndarray, proba: np.ndarray) -> float | None:
-    if proba.shape[1] != 2:
-        return None
-    from medmaas.metrics.classification import youden_threshold
-
-    return float(youden_threshold(y, proba[:, 1]))

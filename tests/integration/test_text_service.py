@@ -1,0 +1,154 @@
+"""A text model as a service and a command: notes are de-identified before the model reads them
+and the audit trail never holds them; sending notes as they are needs its own permission;
+word attributions come back for explain; bad notes get a 4xx that says what is wrong."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.text_builders import note_dataset
+
+pytest.importorskip("presidio_analyzer")
+pytestmark = pytest.mark.integration
+
+NOTE = "Seen by Dr. Healey on 7/22/2019; severe vomiting and a rash all over, went to the emergency room."
+
+
+@pytest.fixture(scope="module")
+def text_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from medmaas.registry import Registry
+    from medmaas.settings import Settings
+    from medmaas.training.train import TrainOptions, train_model
+
+    home = tmp_path_factory.mktemp("text-home")
+    registry = Registry.open(Settings(home=home))
+    result = train_model(note_dataset(n=120), name="side-effects", registry=registry, actor="test",
+                         options=TrainOptions(kind="text", candidates=["tfidf"], n_boot=200,
+                                              kind_options={"max_tokens": 64}))
+    registry.promote("side-effects", int(result.version or 0), "production", actor="test")
+    registry.close()
+    return home
+
+
+@pytest.fixture()
+def text_api(text_home: Path, tmp_path: Path) -> Iterator[tuple[Any, dict[str, str]]]:
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from medmaas.api.app import build_state, create_app
+    from medmaas.settings import Settings
+
+    home = tmp_path / "home"
+    shutil.copytree(text_home, home)
+    settings = Settings(home=home, max_body_bytes=1024 * 1024)
+    state = build_state(settings)
+    keys = {role: state.keys.create(f"{role}-key", role, created_by="test")[0]
+            for role in ("admin", "developer", "clinician", "auditor")}
+    with TestClient(create_app(settings, state=state)) as client:
+        yield client, keys
+    state.close()
+    state.registry.close()
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_predict_deidentifies_the_note_and_audits_only_a_hash(text_api: Any) -> None:
+    client, keys = text_api
+    answer = client.post("/v1/models/side-effects/predict", json={"rows": [{"text": NOTE}], "explain": True},
+                         headers=_auth(keys["clinician"]))
+    assert answer.status_code == 200, answer.text
+    prediction = answer.json()["predictions"][0]
+    assert prediction["prediction"] == "severe"
+    assert any("identifier(s) replaced" in w for w in prediction["warnings"])
+    explanation = prediction["explanation"]
+    assert "Healey" not in explanation["note"] and "<NAME>" in explanation["note"]
+    words = {w["word"] for w in explanation["top_words"]}
+    assert words & {"severe", "vomiting", "rash", "emergency"}
+    events = client.get("/v1/audit?n=50", headers=_auth(keys["auditor"])).json()
+    assert any(e["action"] == "model.explain" and e["input_sha256"] for e in events)
+    assert "Healey" not in json.dumps(events) and "vomiting" not in json.dumps(events)
+
+
+def test_sending_notes_as_they_are_needs_its_own_permission(text_api: Any) -> None:
+    client, keys = text_api
+    body = {"rows": [{"text": NOTE}], "deidentify": False}
+    refused = client.post("/v1/models/side-effects/predict", json=body, headers=_auth(keys["clinician"]))
+    assert refused.status_code == 403 and "text:identified" in refused.text
+    allowed = client.post("/v1/models/side-effects/predict", json=body, headers=_auth(keys["admin"]))
+    assert allowed.status_code == 200, allowed.text
+    assert not any("identifier" in w for w in allowed.json()["predictions"][0]["warnings"])
+    wrong = client.post("/v1/models/side-effects/predict", json={"rows": [{"text": NOTE}], "deidentify": "no"},
+                        headers=_auth(keys["admin"]))
+    assert wrong.status_code == 422 and "'deidentify' must be true or false" in wrong.text
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({"rows": [{"text": ""}]}, 422, "row 0: field 'text' is empty"),
+    ({"rows": [{"text": 5}]}, 422, "must be a string"),
+    ({"rows": []}, 422, "non-empty list"),
+])
+def test_bad_notes_get_a_clear_4xx(text_api: Any, body: dict, status: int, message: str) -> None:
+    client, keys = text_api
+    answer = client.post("/v1/models/side-effects/predict", json=body, headers=_auth(keys["clinician"]))
+    assert answer.status_code == status and message in answer.text
+
+
+def test_five_megabytes_of_text_is_413_and_nothing_is_audited(text_api: Any) -> None:
+    client, keys = text_api
+    before = len(client.get("/v1/audit?n=500", headers=_auth(keys["auditor"])).json())
+    big = {"rows": [{"text": "severe vomiting " * 330_000}]}
+    answer = client.post("/v1/models/side-effects/predict", json=big, headers=_auth(keys["clinician"]))
+    assert answer.status_code == 413, answer.text
+    after = client.get("/v1/audit?n=500", headers=_auth(keys["auditor"])).json()
+    assert not [e for e in after[: len(after) - before] if e["action"].startswith("model.")]
+
+
+def test_plain_text_upload_and_invalid_utf8(text_api: Any) -> None:
+    client, keys = text_api
+    ok = client.post("/v1/models/side-effects/predict/file", content=b"No side effects at all, felt completely normal.",
+                     headers={**_auth(keys["clinician"]), "Content-Type": "text/plain", "X-Filename": "note.txt"})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["predictions"][0]["prediction"] == "none"
+    bad = client.post("/v1/models/side-effects/predict/file", content=b"severe \xff vomiting",
+                      headers={**_auth(keys["clinician"]), "Content-Type": "text/plain"})
+    assert bad.status_code == 422 and "not UTF-8 text" in bad.text
+
+
+def test_cli_trains_and_predicts_a_text_model(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from medmaas.cli.main import app
+
+    ds = note_dataset(n=100)
+    table = tmp_path / "notes.csv"
+    import csv
+
+    with table.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["review", "grade"])
+        writer.writerows([t, ds.classes[y]] for t, y in zip(ds.texts, ds.y, strict=True))
+    env = {"MEDMAAS_HOME": str(tmp_path / "home")}
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", str(table), "--name", "notes", "--kind", "text", "--target", "grade",
+                                  "--text-column", "review", "--candidates", "tfidf", "--max-tokens", "64",
+                                  "--json"], env=env)
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["estimator"] == "tfidf"
+    notes = tmp_path / "incoming"
+    notes.mkdir()
+    (notes / "a.txt").write_text("Terrible migraine for days, had to stop taking it.")
+    (notes / "b.txt").write_bytes(b"\xff\xfe\xfa not text")
+    predicted = runner.invoke(app, ["predict", "notes", "-i", str(notes), "--json"], env=env)
+    assert predicted.exit_code == 0, predicted.output
+    out = json.loads(predicted.stdout)
+    assert out["predictions"][0]["prediction"] == "severe"
+    assert out["failed"][0]["file"] == "b.txt" and "UTF-8" in out["failed"][0]["error"]
+    missing = runner.invoke(app, ["train", str(table), "--name", "x", "--kind", "text", "--target", "grade"], env=env)
+    assert missing.exit_code == 1 and "no column(s) ['text']" in str(missing.exception)
