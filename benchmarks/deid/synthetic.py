@@ -2,7 +2,9 @@
 generated with known spans (seeded, so every run scores the same notes).
 
 Sentences are written the way ICU and clinic notes are (abbreviations, clinical numbers that
-must stay, eponyms); each note is rendered in one case style (as typed, UPPER, lower). Names
+must stay, eponyms, signatures, initials, wards, extensions, contact lists); each note is
+rendered in one case style (as typed, UPPER, lower). States are written but are not spans:
+Safe Harbor keeps them. Names
 are drawn from the 1990 US Census lists, weighted towards common names, places from the US
 cities of GeoNames. The name and place recognizers use the same lists, so this corpus measures
 context, formats and case handling, not coverage of unseen names: PhysioNet does that.
@@ -31,11 +33,22 @@ SENTENCES = (
     "Swan-Ganz removed, BP 120/80, HR 72 SR, gave 1/2 NS at 75 cc/hr.",
     "Per Dr. {CLINICIAN}, f/u in clinic {DATE}; pt's {AGE} yo mother lives in {CITY}.",
     "Paged Dr. {CLINICIAN} re: urine output 10-15 cc/hr, pager {PAGER}.",
+    # nursing-note habits: signatures, initials, role words, wards, extensions, contact lists
+    "Plan: transfer to {WARD} {WARD_NO} when a bed opens; discussed with NP {CLINICIAN_FIRST}.",
+    "Sons {RELATIVE} and {RELATIVE_2} in to visit; {RELATIVE} is HCP. Per {INITIAL}. {CLINICIAN}, MD, hold heparin.",
+    "Contact: {RELATIVE} {RELATIVE_LAST} (daughter) cell {PHONE}.",
+    "Called {INITIAL}. {CLINICIAN} at x{EXT} about K 3.2, repleted.",
+    "Pt followed at {HOSP_INITIALS} for CHF; lives in {CITY} with her son.",
+    "Bronched by Dr. {CLINICIAN} on {DATE}; BAL sent, Gram stain pending, CXR done.",
+    "{CLINICIAN_FIRST} {INITIAL}. {CLINICIAN}, RRT",
 )
+# States are kept under Safe Harbor (only places smaller than a state are identifiers): no span.
 TYPE_OF = {"AGE": "AGE", "HOSPITAL": "ORGANIZATION", "CLINICIAN": "NAME", "DATE": "DATE",
            "RELATIVE": "NAME", "PHONE": "PHONE", "MRN": "ID", "SSN": "SSN", "ADDRESS": "ADDRESS",
-           "CITY": "LOCATION", "STATE": "LOCATION", "ZIP": "ZIP", "PATIENT": "NAME",
-           "PATIENT_FULL": "NAME", "EMAIL": "EMAIL", "URL": "URL", "IP": "IP", "PAGER": "PHONE"}
+           "CITY": "LOCATION", "STATE": None, "ZIP": "ZIP", "PATIENT": "NAME",
+           "PATIENT_FULL": "NAME", "EMAIL": "EMAIL", "URL": "URL", "IP": "IP", "PAGER": "PHONE",
+           "WARD": "LOCATION", "WARD_NO": None, "CLINICIAN_FIRST": "NAME", "RELATIVE_2": "NAME",
+           "RELATIVE_LAST": "NAME", "INITIAL": "NAME", "EXT": "PHONE", "HOSP_INITIALS": "ORGANIZATION"}
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")
 STREETS = ("Street", "Avenue", "Road", "Lane", "Drive", "Court")
@@ -68,7 +81,16 @@ def _values(rng: random.Random) -> dict[str, Callable[[], str]]:
         "AGE": lambda: str(rng.randint(90, 104)),
         "HOSPITAL": lambda: f"{rng.choice(lasts)} {rng.choice(HOSPITAL_KINDS)}",
         "CLINICIAN": lambda: rng.choice(lasts),
+        "CLINICIAN_FIRST": lambda: rng.choice(firsts),
         "RELATIVE": lambda: rng.choice(firsts),
+        "RELATIVE_2": lambda: rng.choice(firsts),
+        "RELATIVE_LAST": lambda: rng.choice(lasts),
+        "INITIAL": lambda: rng.choice("ABCDEFGHJMNPSTW"),
+        "WARD": lambda: rng.choice(lasts),
+        "WARD_NO": lambda: str(rng.randint(2, 12)),
+        "EXT": lambda: digits(4),
+        "HOSP_INITIALS": lambda: "".join(rng.choice("ABCDEFGJKLMNPRSTW") for _ in range(rng.randint(2, 3)))
+        + rng.choice(["H", "MC"]),
         "PATIENT": lambda: f"{rng.choice(firsts)} {rng.choice(lasts)}",
         "PATIENT_FULL": lambda: f"{rng.choice(firsts)} {rng.choice(lasts)}",
         "DATE": date,
@@ -97,10 +119,13 @@ def generate(n_notes: int = 400, seed: int = 0) -> tuple[dict[tuple[int, int], s
         text, spans = "", []
         for template in rng.sample(SENTENCES, k=rng.randint(3, 7)):
             at = 0
+            chosen: dict[str, str] = {}
             for slot in re.finditer(r"\{(\w+)\}", template):
                 text += _styled(template[at:slot.start()], style)
-                value = _styled(values[slot.group(1)](), style)
-                spans.append((len(text), len(text) + len(value), TYPE_OF[slot.group(1)]))
+                name = slot.group(1)
+                value = chosen.setdefault(name, _styled(values[name](), style))
+                if TYPE_OF[name] is not None:
+                    spans.append((len(text), len(text) + len(value), TYPE_OF[name]))
                 text += value
                 at = slot.end()
             text += _styled(template[at:], style) + " "

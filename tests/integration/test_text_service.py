@@ -84,6 +84,11 @@ def test_sending_notes_as_they_are_needs_its_own_permission(text_api: Any) -> No
     allowed = client.post("/v1/models/side-effects/predict", json=body, headers=_auth(keys["admin"]))
     assert allowed.status_code == 200, allowed.text
     assert not any("identifier" in w for w in allowed.json()["predictions"][0]["warnings"])
+    explain = client.post("/v1/models/side-effects/explain", json={**body, "top_k": 3},
+                          headers=_auth(keys["developer"]))
+    assert explain.status_code == 403 and "text:identified" in explain.text
+    events = client.get("/v1/audit?n=50&action=model.predict", headers=_auth(keys["auditor"])).json()
+    assert [e["detail"] for e in events if e["outcome"] == "ok"] == [{"rows": 1, "deidentified": False}]
     wrong = client.post("/v1/models/side-effects/predict", json={"rows": [{"text": NOTE}], "deidentify": "no"},
                         headers=_auth(keys["admin"]))
     assert wrong.status_code == 422 and "'deidentify' must be true or false" in wrong.text
@@ -91,12 +96,17 @@ def test_sending_notes_as_they_are_needs_its_own_permission(text_api: Any) -> No
 
 @pytest.mark.parametrize(("body", "status", "message"), [
     ({"rows": [{"text": ""}]}, 422, "row 0: field 'text' is empty"),
+    ('{"rows": [{"text": "bad \\ud800 note"}]}', 422, "lone surrogate"),
+    ({"rows": [{"text": "x" * 200_001}]}, 422, "the limit is 200000"),
+    ({"rows": [{"text": "severe"}] * 21, "explain": True}, 422, "explain takes at most 20 notes"),
     ({"rows": [{"text": 5}]}, 422, "must be a string"),
     ({"rows": []}, 422, "non-empty list"),
 ])
-def test_bad_notes_get_a_clear_4xx(text_api: Any, body: dict, status: int, message: str) -> None:
+def test_bad_notes_get_a_clear_4xx(text_api: Any, body: dict | str, status: int, message: str) -> None:
     client, keys = text_api
-    answer = client.post("/v1/models/side-effects/predict", json=body, headers=_auth(keys["clinician"]))
+    sent = {"content": body} if isinstance(body, str) else {"json": body}
+    answer = client.post("/v1/models/side-effects/predict", **sent,
+                         headers={**_auth(keys["clinician"]), "Content-Type": "application/json"})
     assert answer.status_code == status and message in answer.text
 
 
@@ -112,10 +122,13 @@ def test_five_megabytes_of_text_is_413_and_nothing_is_audited(text_api: Any) -> 
 
 def test_plain_text_upload_and_invalid_utf8(text_api: Any) -> None:
     client, keys = text_api
-    ok = client.post("/v1/models/side-effects/predict/file", content=b"No side effects at all, felt completely normal.",
-                     headers={**_auth(keys["clinician"]), "Content-Type": "text/plain", "X-Filename": "note.txt"})
+    note = b"Mr. John Smith called 617-555-0199: no side effects at all, felt completely normal."
+    ok = client.post("/v1/models/side-effects/predict/file?filename=note.txt", content=note,
+                     headers={**_auth(keys["clinician"]), "Content-Type": "text/plain"})
     assert ok.status_code == 200, ok.text
-    assert ok.json()["predictions"][0]["prediction"] == "none"
+    answer = ok.json()["predictions"][0]
+    assert answer["prediction"] == "none"
+    assert any("identifier(s) replaced" in w for w in answer["warnings"])  # uploads are de-identified too
     bad = client.post("/v1/models/side-effects/predict/file", content=b"severe \xff vomiting",
                       headers={**_auth(keys["clinician"]), "Content-Type": "text/plain"})
     assert bad.status_code == 422 and "not UTF-8 text" in bad.text
@@ -148,7 +161,7 @@ def test_cli_trains_and_predicts_a_text_model(tmp_path: Path) -> None:
     predicted = runner.invoke(app, ["predict", "notes", "-i", str(notes), "--json"], env=env)
     assert predicted.exit_code == 0, predicted.output
     out = json.loads(predicted.stdout)
-    assert out["predictions"][0]["prediction"] == "severe"
+    assert out["predictions"][0]["prediction"] == "severe" and out["predictions"][0]["input"] == {"file": "a.txt"}
     assert out["failed"][0]["file"] == "b.txt" and "UTF-8" in out["failed"][0]["error"]
     missing = runner.invoke(app, ["train", str(table), "--name", "x", "--kind", "text", "--target", "grade"], env=env)
     assert missing.exit_code == 1 and "no column(s) ['text']" in str(missing.exception)

@@ -111,6 +111,7 @@ def test_kind_conformance(kind_name: str, label: str, dataset: Dataset, options:
         return
     if kind_name == "text":
         _check_word_attributions(model, rows[:2], served[:2])
+        _check_padding_changes_nothing(model, rows)
         return
     # explain: contributions add up to the prediction minus the base value (SHAP efficiency).
     explained = model.explain(model.decode({"rows": rows[:2]}), top_k=100)
@@ -154,8 +155,20 @@ def _check_heatmaps(model, rows: list[dict], spec) -> None:  # type: ignore[no-u
 def _check_word_attributions(model, rows: list[dict], served: list[dict]) -> None:  # type: ignore[no-untyped-def]
     explained = model.explain(model.decode({"rows": rows}), top_k=100)
     for item, row, out in zip(explained, rows, served, strict=True):
-        assert item["class"] == max(out["probabilities"], key=out["probabilities"].get)
+        assert item["class"] == out["prediction"]  # the answered class, threshold included
         assert item["words_explained"] == len(item["top_words"]) > 0
         for word in item["top_words"]:
             assert row["text"][word["start"]:word["end"]] == word["word"]
             assert np.isfinite(word["contribution"])
+
+
+def _check_padding_changes_nothing(model, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]
+    """Notes of different lengths joined into one call (as the micro-batcher does) get the
+    answers they get alone."""
+    from medmaas.runtime.batcher import join_feeds
+
+    by_length = sorted(rows, key=lambda r: len(r["text"]))
+    short, long = (model.decode({"rows": [r]}) for r in (by_length[0], by_length[-1]))
+    alone = np.vstack([model.run(b.feeds)["probabilities"] for b in (short, long)])
+    joined = model.run({k: join_feeds([short.feeds[k], long.feeds[k]]) for k in short.feeds})["probabilities"]
+    np.testing.assert_allclose(joined, alone, atol=1e-5)

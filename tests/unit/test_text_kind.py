@@ -167,3 +167,24 @@ def _bundle_dir(tmp_path: Path) -> Path:
     spec = _spec(directory)
     (directory / "spec.json").write_text(spec.model_dump_json())
     return directory
+
+
+def test_too_few_notes_for_a_validation_split_is_a_clear_error() -> None:
+    from medmaas.exceptions import DataError
+    from medmaas.kinds.text.kind import TextKind
+
+    ds = note_dataset(n=12, classes=("none", "severe"))
+    ds.classes = ("none", "mild", "severe")
+    ds.y = np.arange(12) % 3  # 12 training notes: a 15% split holds 2, fewer than 3 classes
+    with pytest.raises(DataError, match="too few notes to hold out a validation split"):
+        TextKind(candidates=["tfidf"]).fit(ds)
+
+
+def test_a_dataset_built_in_memory_is_deidentified_by_the_kind() -> None:
+    from medmaas.kinds.text.kind import TextKind
+
+    ds = note_dataset(n=40)
+    ds.texts[0] = "Seen by Dr. Healey on 7/22/2019. " + ds.texts[0]
+    train, test, _ = TextKind(candidates=["tfidf"]).split(ds)
+    assert train.deidentified and test.deidentified
+    assert not any("Healey" in t for t in train.texts + test.texts)

@@ -89,7 +89,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(str(exc.detail), _request_id(request)), status_code=exc.status_code,
+        message = str(exc.detail)
+        if exc.status_code == 400 and message == "There was an error parsing the body":
+            # FastAPI's words for a body it cannot decode, e.g. bytes that are not UTF-8
+            message = "the request body could not be read: send JSON encoded as UTF-8"
+        return JSONResponse(error_body(message, _request_id(request)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

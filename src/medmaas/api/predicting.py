@@ -135,12 +135,12 @@ async def predict(state: AppState, principal: Principal, model: LoadedModel, pay
         wrapped["deidentify"] = False
     batch = model.decode(wrapped) if on_loop else await in_thread(model.decode, wrapped)
     return await answer(state, principal, model, batch, request_id=request_id, input_sha256=input_sha256,
-                        explain=explain, top_k=top_k, encode_on_loop=on_loop)
+                        explain=explain, top_k=top_k, encode_on_loop=on_loop, deidentified=deidentify)
 
 
 async def answer(state: AppState, principal: Principal, model: LoadedModel, batch: Batch, *,
                  request_id: str, input_sha256: str, explain: bool = False, top_k: int = 5,
-                 encode_on_loop: bool = False) -> dict[str, Any]:
+                 encode_on_loop: bool = False, deidentified: bool = True) -> dict[str, Any]:
     """Infer, encode, explain and audit a decoded batch (JSON rows or an uploaded file)."""
     outputs = await state.models.batcher(model).run(batch.feeds, batch.n)
     encode = model.kind.encode
@@ -155,7 +155,8 @@ async def answer(state: AppState, principal: Principal, model: LoadedModel, batc
         actor=principal.key_id, role=principal.role,
         action="model.explain" if explain else "model.predict", project=principal.project,
         resource=model.name, version=model.version, outcome="ok", input_sha256=input_sha256,
-        detail={"rows": batch.n}, at=utcnow(),
+        # A request that skipped de-identification (text:identified) is marked, for review.
+        detail={"rows": batch.n} if deidentified else {"rows": batch.n, "deidentified": False}, at=utcnow(),
     ))
     return {"model": model.name, "version": model.version, "request_id": request_id,
             "predictions": predictions}

@@ -60,6 +60,9 @@ class Kind(ABC):
     #: for table rows), bigger ones in a worker thread; kinds whose decoding is heavy (images:
     #: resampling) set 0.
     loop_rows: ClassVar[int] = 64
+    #: Most samples per ONNX call; bigger batches are split (a transformer's attention grows
+    #: with rows × tokens²). None: no limit.
+    call_rows: ClassVar[int | None] = None
 
     # ---- training side -------------------------------------------------------------
     @classmethod

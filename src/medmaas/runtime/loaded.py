@@ -53,6 +53,12 @@ class LoadedModel:
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = self.kind.call_rows
+        if rows is not None and feeds and len(next(iter(feeds.values()))) > rows:
+            return run_chunked(self._run_once, feeds, rows)
+        return self._run_once(feeds)
+
+    def _run_once(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return dict(zip(self.output_names, self.session.run(None, dict(feeds)), strict=True))
 
     def decode(self, payload: Any) -> Batch:
@@ -63,6 +69,14 @@ class LoadedModel:
 
     def explain(self, batch: Batch, top_k: int = 10) -> list[dict[str, Any]]:
         return self.kind.explain(self.spec, self.bundle_dir, self.run, batch, top_k)
+
+
+def run_chunked(run: Any, feeds: Mapping[str, np.ndarray], rows: int = 64) -> dict[str, np.ndarray]:
+    """``run`` over many samples, ``rows`` per call: a transformer's attention over hundreds of
+    notes at once would need gigabytes."""
+    n = len(next(iter(feeds.values()))) if feeds else 0
+    parts = [run({k: v[start:start + rows] for k, v in feeds.items()}) for start in range(0, max(n, 1), rows)]
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
 def read_spec(bundle_dir: Path) -> ModelSpec:

@@ -20,7 +20,8 @@ from medmaas.bundle.writer import library_versions, write_bundle_files
 from medmaas.data.dataset import Dataset
 from medmaas.exceptions import IntegrityError
 from medmaas.kinds.base import Kind, Progress, get_kind, no_progress
-from medmaas.training.variants import compare_variants, run_chunked
+from medmaas.runtime.loaded import run_chunked
+from medmaas.training.variants import compare_variants
 
 if TYPE_CHECKING:
     from medmaas.registry import Registry

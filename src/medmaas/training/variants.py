@@ -16,17 +16,10 @@ import numpy as np
 from medmaas.bundle.card import VariantResult
 from medmaas.bundle.spec import ModelSpec
 from medmaas.kinds.base import Batch
+from medmaas.runtime.loaded import run_chunked
 
 MAX_QUALITY_DROP = 0.01
 BATCH_SIZES = (1, 32)
-
-
-def run_chunked(run: Any, feeds: dict[str, np.ndarray], rows: int = 64) -> dict[str, np.ndarray]:
-    """``run`` over a whole split, ``rows`` samples per call: a transformer's attention over
-    hundreds of notes at once would need gigabytes."""
-    n = len(next(iter(feeds.values()))) if feeds else 0
-    parts = [run({k: v[start:start + rows] for k, v in feeds.items()}) for start in range(0, max(n, 1), rows)]
-    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
 def median_ms(run: Any, feeds: dict[str, np.ndarray], repeats: int) -> float:

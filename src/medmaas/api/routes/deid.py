@@ -6,21 +6,30 @@ import hashlib
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from medmaas.api.deps import State, allowed
 from medmaas.audit import AuditEvent
+from medmaas.exceptions import PayloadTooLargeError
 from medmaas.security.keys import Principal
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
-MAX_TEXT_CHARS = 200_000
+MAX_TEXT_CHARS = 200_000  # medmaas.privacy.deid.MAX_NOTE_CHARS, without importing the text extra here
 
 
 class DeidRequest(BaseModel):
-    text: str = Field(max_length=MAX_TEXT_CHARS, description="one clinical note, plain text")
+    text: str = Field(description=f"one clinical note, plain text, at most {MAX_TEXT_CHARS:,} characters; "
+                                  "the rules are written for English notes")
     surrogates: bool = Field(default=False, description="realistic stand-ins instead of type tags")
     patient: str = Field(default="", max_length=128, description="an opaque patient key: "
                          "surrogates and the date shift are the same for all notes of one key")
+
+    @field_validator("text")
+    @classmethod
+    def _not_empty(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("the note is empty: send the text to de-identify")
+        return text
 
 
 class PhiSpanPublic(BaseModel):
@@ -34,20 +43,27 @@ class DeidPublic(BaseModel):
     text: str = Field(description="the note with each identifier replaced by its type tag, e.g. <NAME>")
     spans: list[PhiSpanPublic] = Field(description="where the identifiers were in the original note")
     counts: dict[str, int]
+    warnings: list[str] = Field(default_factory=list, description="limits that apply to this result, e.g. "
+                                "a note that is not in English (the rules are English-only)")
 
 
 @router.post("/deid", response_model=DeidPublic, summary="de-identify a clinical note (HIPAA Safe Harbor types)")
 def deid(body: DeidRequest, state: State, principal: Principal = allowed("deid")) -> dict[str, Any]:
     from medmaas.privacy.deid import Surrogates, deidentify
 
+    if len(body.text) > MAX_TEXT_CHARS:
+        raise PayloadTooLargeError(f"text has {len(body.text):,} characters; one note may have at most "
+                                   f"{MAX_TEXT_CHARS:,}: split longer documents into notes")
     surrogates = (Surrogates.from_server_secret(state.server_secret, body.patient)
                   if body.surrogates else None)
     result = deidentify(body.text, surrogates=surrogates)
     counts = result.counts()
-    # The audit trail gets what was done and a hash of the note, never the note or its identifiers.
+    # Audited only once the note is de-identified (a failure above leaves no event), with what
+    # was done and a hash of the note, never the note or its identifiers.
     state.audit.append(AuditEvent(actor=principal.key_id, role=principal.role, action="text.deid",
                                   project=principal.project, resource="deid", outcome="ok",
                                   input_sha256=hashlib.sha256(body.text.encode()).hexdigest(),
                                   detail={"identifiers": counts, "chars": len(body.text),
-                                          "surrogates": body.surrogates}))
-    return {"text": result.text, "spans": [vars(s) for s in result.spans], "counts": counts}
+                                          "surrogates": body.surrogates, "english": not result.warnings}))
+    return {"text": result.text, "spans": [vars(s) for s in result.spans], "counts": counts,
+            "warnings": result.warnings}

@@ -36,7 +36,8 @@ def decode_rows(spec: ModelSpec, rows: Any, *, deidentify: bool = True) -> Batch
         raise SchemaError("'rows' must be a non-empty list of notes, each {\"text\": \"...\"}")
     texts = [_note(i, row) for i, row in enumerate(rows)]
     warnings: list[list[str]] = [[] for _ in texts]
-    if deidentify and spec.extra.get("deidentify", True):
+    # Whatever the training data was, a note is de-identified unless the caller may skip it.
+    if deidentify:
         texts = _deidentified(texts, warnings)
     for text, notes in zip(texts, warnings, strict=True):
         if (warning := english_warning(text)) is not None:
@@ -63,7 +64,11 @@ def decode_file(spec: ModelSpec, data: bytes, filename: str = "") -> Batch:
 
 
 def encode(spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
-    return encode_outputs(spec, outputs, batch)
+    answers = encode_outputs(spec, outputs, batch)
+    for answer, record in zip(answers, batch.records, strict=True):
+        if "file" in record:  # a folder of notes through the CLI: which note this answer is for
+            answer["input"] = {"file": record["file"]}
+    return answers
 
 
 def _note(i: int, row: Any) -> str:
@@ -76,6 +81,11 @@ def _note(i: int, row: Any) -> str:
         raise SchemaError(f"row {i}: the note has {len(text)} characters; the limit is {MAX_NOTE_CHARACTERS}")
     if "\x00" in text:
         raise SchemaError(f"row {i}: field '{TEXT_FIELD}' contains a NUL character; send plain text")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate such as "\ud800" from a JSON escape
+        raise SchemaError(f"row {i}: field '{TEXT_FIELD}' is not valid Unicode (character {exc.start} is a "
+                          "lone surrogate)") from None
     return text
 
 

@@ -12,11 +12,13 @@ from medmaas.data.dataset import Dataset
 
 @dataclass
 class TextDataset(Dataset):
-    """``texts``: the notes (already de-identified when the reader was asked to); ``y``: class
-    indices into ``classes``."""
+    """``texts``: the notes; ``y``: class indices into ``classes``; ``deidentified``: whether
+    the notes have been through de-identification (the reader does it; the kind does it for a
+    dataset built in memory, unless told not to)."""
 
     texts: list[str] = field(default_factory=list)
     y: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    deidentified: bool = False
 
     @property
     def n_samples(self) -> int:
@@ -26,7 +28,7 @@ class TextDataset(Dataset):
         return TextDataset(
             name=self.name, task=self.task, target_name=self.target_name, source=self.source,
             content_sha256=self.content_sha256, classes=self.classes, warnings=list(self.warnings),
-            texts=[self.texts[int(i)] for i in index], y=self.y[index],
+            texts=[self.texts[int(i)] for i in index], y=self.y[index], deidentified=self.deidentified,
         )
 
     def summary(self) -> dict[str, object]:

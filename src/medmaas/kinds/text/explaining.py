@@ -9,12 +9,15 @@ from typing import Any
 import numpy as np
 
 from medmaas.bundle.spec import ModelSpec
+from medmaas.exceptions import SchemaError
 from medmaas.kinds.base import Batch, InferenceFn
 from medmaas.kinds.outputs import scores_from_outputs
 from medmaas.kinds.text.export import IDS, MASK
 
 #: notes with more words are explained over their first MAX_WORDS words
 MAX_WORDS = 256
+#: each note explained costs one forward pass per word: a request explains at most this many
+MAX_EXPLAINED_NOTES = 20
 
 
 def word_groups(words: list[int | None], mask: np.ndarray) -> list[np.ndarray]:
@@ -34,11 +37,17 @@ def occlusion(run: InferenceFn, spec: ModelSpec, ids: np.ndarray, mask: np.ndarr
         masks[row, positions] = 0
     feeds = {IDS: np.repeat(ids[None, :], len(masks), axis=0), MASK: masks}
     scores = scores_from_outputs(spec, run(feeds))
-    predicted = int(scores[0].argmax())
+    threshold = spec.output.threshold
+    # Explain the class that was answered: a binary model decides at its threshold, not at 0.5.
+    predicted = int(scores[0, 1] >= threshold) if threshold is not None and scores.shape[1] == 2 \
+        else int(scores[0].argmax())
     return scores[0, predicted] - scores[1:, predicted], predicted, float(scores[0, predicted])
 
 
 def explain_batch(spec: ModelSpec, run: InferenceFn, batch: Batch, top_k: int) -> list[dict[str, Any]]:
+    if batch.n > MAX_EXPLAINED_NOTES:
+        raise SchemaError(f"explain takes at most {MAX_EXPLAINED_NOTES} notes per request (one model call per "
+                          f"word of each); got {batch.n}: predict without explain, or send fewer notes")
     classes = spec.output.classes or []
     out = []
     for i, record in enumerate(batch.records):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medmaas.bundle.spec import ExplainSpec, FeatureSpec, ModelSpec, OnnxBinding, OutputSpec
-from medmaas.exceptions import InvalidInputError, SchemaError
+from medmaas.exceptions import DataError, InvalidInputError, SchemaError
 from medmaas.kinds.base import Batch, InferenceFn, Kind, Progress, no_progress, register_kind
 from medmaas.kinds.splitting import stratified as _stratified
 from medmaas.kinds.splitting import youden as _youden
@@ -44,6 +44,7 @@ class TextKind(Kind):
 
     tasks = ("classification",)
     loop_rows = 0  # de-identification and tokenization cost milliseconds per note
+    call_rows = 16  # MiniLM at 512 tokens: ~200 MB of attention per call; TF-IDF ~150 MB
 
     def __init__(self, task: str = "classification", *, candidates: list[str] | None = None,
                  cv_folds: int = 5, test_size: float = 0.2, select_k: int | None = None,
@@ -78,8 +79,21 @@ class TextKind(Kind):
             raise InvalidInputError("text data sets are read from a CSV or TSV file")
         return read_text_dataset(source, name=name, target=target, **options)
 
-    def split(self, dataset: Dataset) -> tuple[TextDataset, TextDataset, str]:
+    def _prepared(self, dataset: Dataset) -> TextDataset:
+        """The dataset, de-identified first if it was built without the reader (which does it)."""
         ds = _texts(dataset)
+        if not self.deidentify or ds.deidentified:
+            return ds
+        from medmaas.kinds.text.reading import deidentify_notes
+
+        texts, replaced = deidentify_notes(ds.texts)
+        out = ds.subset(np.arange(ds.n_samples))
+        out.texts, out.deidentified = texts, True
+        out.warnings.append(f"notes de-identified before training: {replaced} identifier spans replaced")
+        return out
+
+    def split(self, dataset: Dataset) -> tuple[TextDataset, TextDataset, str]:
+        ds = self._prepared(dataset)
         train_idx, test_idx = _stratified(ds.y, self.test_size, self.random_state)
         how = (f"stratified random hold-out of {self.test_size:.0%} (seed {self.random_state}), "
                "never used in training or model selection")
@@ -95,11 +109,16 @@ class TextKind(Kind):
         from medmaas.training.conformal import classification_quantile
         from medmaas.training.cv import CandidateScore
 
-        ds = _texts(dataset)
+        ds = self._prepared(dataset)
         names = self.candidates or list(CANDIDATES)
         unknown = sorted(set(names) - set(CANDIDATES))
         if unknown:
             raise InvalidInputError(f"unknown text candidate(s) {unknown}; choose from {', '.join(CANDIDATES)}")
+        n_val = int(np.ceil(VALIDATION_FRACTION * ds.n_samples))
+        if n_val < len(ds.classes) or np.bincount(ds.y, minlength=len(ds.classes)).min() < 2:
+            raise DataError(f"too few notes to hold out a validation split with every class: {ds.n_samples} notes, "
+                            f"{len(ds.classes)} classes; need at least {int(np.ceil(len(ds.classes) / VALIDATION_FRACTION))} "
+                            "training notes and 2 per class")
         train_idx, val_idx = _stratified(ds.y, VALIDATION_FRACTION, self.random_state + 1)
         train, val = ds.subset(train_idx), ds.subset(val_idx)
         self.tokenizer_ = self._tokenizer()
@@ -128,6 +147,7 @@ class TextKind(Kind):
         self.val_macro_f1_, self.estimator_, self.model_, val_proba = best
         self.classes_ = ds.classes
         self.target_name_ = ds.target_name
+        self.trained_deidentified_ = ds.deidentified
         self.n_train_, self.n_val_ = train.n_samples, val.n_samples
         self.threshold_ = _youden(val.y, val_proba)
         self.conformal_q_ = classification_quantile(val_proba, val.y, CONFORMAL_ALPHA)
@@ -216,7 +236,8 @@ class TextKind(Kind):
             onnx=OnnxBinding(inputs={codec.TEXT_FIELD: IDS}, input_dtypes={codec.TEXT_FIELD: "int64"},
                              probability_output=OUTPUT_NAME, variants=variants),
             explain=ExplainSpec(method="occlusion"),
-            extra={"tokenizer": TOKENIZER_FILE, "max_tokens": self.max_tokens, "deidentify": self.deidentify,
+            extra={"tokenizer": TOKENIZER_FILE, "max_tokens": self.max_tokens,
+                   "trained_on_deidentified_notes": self.trained_deidentified_,
                    "conformal_q": self.conformal_q_, "conformal_alpha": CONFORMAL_ALPHA},
         )
 
@@ -237,8 +258,10 @@ class TextKind(Kind):
                          f"trained on {self.n_train_}",
             "tokens": {"max_tokens": self.max_tokens,
                        "truncated_training_notes": round(self.truncated_share_, 4)},
-            "deidentification": "notes de-identified before training and before every prediction"
-                                if self.deidentify else "off",
+            "deidentification": ("training notes de-identified" if self.trained_deidentified_ else
+                                 "training notes NOT de-identified (trained with de-identification off)")
+                                + "; every note a prediction request carries is de-identified before the model "
+                                  "reads it, unless the caller has the text:identified permission",
         }
 
     # ---- serving side ----------------------------------------------------------------

