@@ -76,14 +76,22 @@ class Client:
 
     # ---- predictions ------------------------------------------------------------------
     def predict(self, name: str, rows: list[dict[str, Any]], *, version: str | int | None = None,
-                explain: bool = False) -> dict[str, Any]:
+                explain: bool = False, deidentify: bool = True) -> dict[str, Any]:
+        """Predictions for ``rows``; text models de-identify each note first unless
+        ``deidentify=False`` (which needs the text:identified permission)."""
         params = {"version": str(version)} if version is not None else None
+        body: dict[str, Any] = {"rows": rows, "explain": explain}
+        if not deidentify:
+            body["deidentify"] = False
         return self._call("POST", f"/v1/models/{name}/predict", params=params,  # type: ignore[no-any-return]
-                          json={"rows": rows, "explain": explain})
+                          json=body)
 
-    def explain(self, name: str, rows: list[dict[str, Any]], top_k: int = 10) -> dict[str, Any]:
-        return self._call("POST", f"/v1/models/{name}/explain",  # type: ignore[no-any-return]
-                          json={"rows": rows, "top_k": top_k})
+    def explain(self, name: str, rows: list[dict[str, Any]], top_k: int = 10,
+                deidentify: bool = True) -> dict[str, Any]:
+        body: dict[str, Any] = {"rows": rows, "top_k": top_k}
+        if not deidentify:
+            body["deidentify"] = False
+        return self._call("POST", f"/v1/models/{name}/explain", json=body)  # type: ignore[no-any-return]
 
     def predict_csv(self, name: str, path: Path | str, *, id_column: str | None = None) -> dict[str, Any]:
         params = {"id_column": id_column} if id_column else None

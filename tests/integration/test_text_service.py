@@ -165,3 +165,20 @@ def test_cli_trains_and_predicts_a_text_model(tmp_path: Path) -> None:
     assert out["failed"][0]["file"] == "b.txt" and "UTF-8" in out["failed"][0]["error"]
     missing = runner.invoke(app, ["train", str(table), "--name", "x", "--kind", "text", "--target", "grade"], env=env)
     assert missing.exit_code == 1 and "no column(s) ['text']" in str(missing.exception)
+
+
+def test_python_client_sends_notes_as_they_are_only_when_permitted(text_api: Any) -> None:
+    from medmaas import Client
+    from medmaas.exceptions import PermissionDeniedError
+
+    client, keys = text_api
+
+    def as_role(role: str) -> Client:
+        return Client(api_key=keys[role], transport=client._transport, base_url="http://testserver")
+
+    raw = as_role("admin").predict("side-effects", [{"text": NOTE}], deidentify=False)
+    assert not any("identifier" in w for w in raw["predictions"][0]["warnings"])
+    with pytest.raises(PermissionDeniedError):
+        as_role("clinician").explain("side-effects", [{"text": NOTE}], deidentify=False)
+    tagged = as_role("clinician").explain("side-effects", [{"text": NOTE}], top_k=3)
+    assert "<NAME>" in tagged["predictions"][0]["explanation"]["note"]
