@@ -95,21 +95,26 @@ def home(trained_home: Path, tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture()
-def api(home: Path) -> Iterator[tuple[object, dict[str, str]]]:
-    """(TestClient, {role: API key}) over a fresh copy of the trained home."""
+def serve(home: Path, **settings: object) -> Iterator[tuple[object, dict[str, str]]]:
+    """(TestClient, {role: API key}) over ``home``, one key per role; closes everything after."""
     from fastapi.testclient import TestClient
 
     from medmaas.api.app import build_state, create_app
     from medmaas.settings import Settings
 
-    settings = Settings(home=home, max_body_bytes=1024 * 1024, max_rows=500)
-    state = build_state(settings)
+    config = Settings(home=home, max_body_bytes=1024 * 1024, **settings)  # type: ignore[arg-type]
+    state = build_state(config)
     keys = {
         role: state.keys.create(f"{role}-key", role, created_by="test")[0]
         for role in ("admin", "developer", "clinician", "auditor")
     }
-    with TestClient(create_app(settings, state=state)) as client:
+    with TestClient(create_app(config, state=state)) as client:
         yield client, keys
     state.close()
     state.registry.close()
+
+
+@pytest.fixture()
+def api(home: Path) -> Iterator[tuple[object, dict[str, str]]]:
+    """(TestClient, {role: API key}) over a fresh copy of the trained home."""
+    yield from serve(home, max_rows=500)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import serve
 
 from medmaas.exceptions import MissingDependencyError
 from medmaas.text.entities._medspacy import import_medspacy
@@ -27,19 +28,7 @@ NOTE = ("No evidence of pneumonia. History of MI. Mother had breast cancer. Star
 @pytest.fixture()
 def service(tmp_path: Path) -> Iterator[tuple[Any, dict[str, str]]]:
     """(TestClient, {role: API key}) over an empty home: entities need no trained model."""
-    from fastapi.testclient import TestClient
-
-    from medmaas.api.app import build_state, create_app
-    from medmaas.settings import Settings
-
-    settings = Settings(home=tmp_path / "home", max_body_bytes=1024 * 1024)
-    state = build_state(settings)
-    keys = {role: state.keys.create(f"{role}-key", role, created_by="test")[0]
-            for role in ("developer", "clinician", "auditor")}
-    with TestClient(create_app(settings, state=state)) as client:
-        yield client, keys
-    state.close()
-    state.registry.close()
+    yield from serve(tmp_path / "home")
 
 
 def _auth(key: str) -> dict[str, str]:

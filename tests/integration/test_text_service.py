@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import serve
 from tests.text_builders import note_dataset
 
 pytest.importorskip("presidio_analyzer")
@@ -38,21 +39,8 @@ def text_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def text_api(text_home: Path, tmp_path: Path) -> Iterator[tuple[Any, dict[str, str]]]:
     import shutil
 
-    from fastapi.testclient import TestClient
-
-    from medmaas.api.app import build_state, create_app
-    from medmaas.settings import Settings
-
-    home = tmp_path / "home"
-    shutil.copytree(text_home, home)
-    settings = Settings(home=home, max_body_bytes=1024 * 1024)
-    state = build_state(settings)
-    keys = {role: state.keys.create(f"{role}-key", role, created_by="test")[0]
-            for role in ("admin", "developer", "clinician", "auditor")}
-    with TestClient(create_app(settings, state=state)) as client:
-        yield client, keys
-    state.close()
-    state.registry.close()
+    shutil.copytree(text_home, tmp_path / "home")
+    yield from serve(tmp_path / "home")
 
 
 def _auth(key: str) -> dict[str, str]:
