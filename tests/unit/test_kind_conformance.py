@@ -112,6 +112,8 @@ def test_kind_conformance(kind_name: str, label: str, dataset: Dataset, options:
     if kind_name == "text":
         _check_word_attributions(model, rows[:2], served[:2])
         _check_padding_changes_nothing(model, rows)
+        for file in spec.onnx.variants.values():  # dynamic int8: one note per call, as served
+            _check_padding_changes_nothing(load_bundle(tmp_path, onnx_file=file, warm_up=False), rows)
         return
     # explain: contributions add up to the prediction minus the base value (SHAP efficiency).
     explained = model.explain(model.decode({"rows": rows[:2]}), top_k=100)

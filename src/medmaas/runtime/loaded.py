@@ -44,6 +44,8 @@ class LoadedModel:
     session: Any
     card: dict[str, Any] = field(default_factory=dict)
     project: str = "default"
+    #: the ONNX file the session runs (model.onnx or a variant)
+    onnx_file: str = "model.onnx"
     output_names: list[str] = field(default_factory=list)
     #: What one inference call costs, measured at load; decides inline vs worker thread.
     cost: CallCost = field(default_factory=CallCost)
@@ -53,6 +55,10 @@ class LoadedModel:
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        # A dynamically quantized graph scales activations by the whole call's range, so a
+        # sample's answer would depend on its neighbours: such files run one sample per call.
+        if self.onnx_file in self.spec.extra.get("one_sample_per_call", ()):
+            return run_chunked(lambda one: self._run_once(_unpadded(one)), feeds, 1)
         rows = self.kind.call_rows
         if rows is not None and feeds and len(next(iter(feeds.values()))) > rows:
             return run_chunked(self._run_once, feeds, rows)
@@ -77,6 +83,15 @@ def run_chunked(run: Any, feeds: Mapping[str, np.ndarray], rows: int = 64) -> di
     n = len(next(iter(feeds.values()))) if feeds else 0
     parts = [run({k: v[start:start + rows] for k, v in feeds.items()}) for start in range(0, max(n, 1), rows)]
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def _unpadded(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One sample without the zero columns ``join_feeds`` padded it with (sequences only)."""
+    sequences = [v for v in feeds.values() if v.ndim == 2]
+    if not sequences:
+        return dict(feeds)
+    width = max((int(np.flatnonzero(v[0]).max()) + 1 if v[0].any() else 1) for v in sequences)
+    return {k: v[:, :width] if v.ndim == 2 else v for k, v in feeds.items()}
 
 
 def read_spec(bundle_dir: Path) -> ModelSpec:
@@ -109,16 +124,20 @@ def load_bundle(bundle_dir: Path, *, name: str = "", version: int = 0, project: 
     model = LoadedModel(name=name or bundle_dir.name, version=version, bundle_dir=bundle_dir,
                         spec=spec, kind=kind,
                         session=_session(bundle_dir / onnx_file, intra_threads), card=card,
-                        project=project)
+                        project=project, onnx_file=onnx_file)
     if warm_up:
-        model.cost = measure_cost(model.run, lambda rows: _zero_feeds(model.session, rows))
+        # Sequences are timed at the longest the model reads, so a text model's first real
+        # calls are not taken for cheap ones and run on the event loop.
+        length = int(spec.extra.get("max_tokens", 1))
+        model.cost = measure_cost(model.run, lambda rows: _zero_feeds(model.session, rows, length))
     return model
 
 
-def _zero_feeds(session: Any, rows: int) -> dict[str, np.ndarray]:
+def _zero_feeds(session: Any, rows: int, length: int = 1) -> dict[str, np.ndarray]:
+    """Zeros for every input: ``rows`` samples, ``length`` along any other dynamic axis."""
     feeds = {}
     for inp in session.get_inputs():
-        shape = [rows if i == 0 else (d if isinstance(d, int) else 1) for i, d in enumerate(inp.shape)]
+        shape = [rows if i == 0 else (d if isinstance(d, int) else length) for i, d in enumerate(inp.shape)]
         if inp.type == "tensor(string)":
             feeds[inp.name] = np.full(shape, "", dtype=object)
         else:

@@ -237,6 +237,7 @@ class TextKind(Kind):
                              probability_output=OUTPUT_NAME, variants=variants),
             explain=ExplainSpec(method="occlusion"),
             extra={"tokenizer": TOKENIZER_FILE, "max_tokens": self.max_tokens,
+                   "one_sample_per_call": list(variants.values()),
                    "trained_on_deidentified_notes": self.trained_deidentified_,
                    "conformal_q": self.conformal_q_, "conformal_alpha": CONFORMAL_ALPHA},
         )
