@@ -196,9 +196,9 @@ BUILTINS += (
             "N. Reimers, I. Gurevych. Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks. "
             "EMNLP 2019 (all-MiniLM-L6-v2, Apache-2.0).",
         ),
-        measured="80/20 hold-out, seeds 0-2: fine-tuned MiniLM macro-F1 0.551 ± 0.024 vs TF-IDF + logistic "
-                 "regression 0.500 ± 0.009 (MiniLM ahead on every seed); int8 ONNX 4-7x faster than PyTorch at "
-                 "batch 1 (python -m benchmarks.text.run, 2026-11-22)",
+        measured="80/20 hold-out, seeds 0-2: fine-tuned MiniLM macro-F1 0.555 ± 0.030 vs TF-IDF + logistic "
+                 "regression 0.499 ± 0.008 (MiniLM ahead on every seed); int8 ONNX 5.3-5.6x faster than PyTorch "
+                 "at batch 1, macro-F1 drop 0.003-0.013 (python -m benchmarks.text.run --seeds 0 1 2, 2026-11-22)",
         published="no published five-level result from the side-effect text alone that we could verify; "
                   "the data set's authors grade side effects in three collapsed classes. The comparison "
                   "that matters here is the TF-IDF + logistic regression baseline on the same hold-out",
