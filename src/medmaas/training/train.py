@@ -20,7 +20,6 @@ from medmaas.bundle.writer import library_versions, write_bundle_files
 from medmaas.data.dataset import Dataset
 from medmaas.exceptions import IntegrityError
 from medmaas.kinds.base import Kind, Progress, get_kind, no_progress
-from medmaas.runtime.loaded import run_chunked
 from medmaas.training.variants import compare_variants
 
 if TYPE_CHECKING:
@@ -125,7 +124,7 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
         # compared on quality and speed below and served only if they keep the quality.
         loaded = load_bundle(bundle, name=name, warm_up=False, onnx_file="model.onnx")
         test_batch = kind.onnx_inputs(test)
-        onnx_scores = loaded.kind.scores(spec, run_chunked(loaded.run, test_batch.feeds))
+        onnx_scores = loaded.kind.scores(spec, loaded.run(test_batch.feeds))
         max_diff = parity(dataset.task, native, onnx_scores)
         if max_diff > PARITY_TOLERANCE:
             raise IntegrityError(

@@ -16,7 +16,6 @@ import numpy as np
 from medmaas.bundle.card import VariantResult
 from medmaas.bundle.spec import ModelSpec
 from medmaas.kinds.base import Batch
-from medmaas.runtime.loaded import run_chunked
 
 MAX_QUALITY_DROP = 0.01
 BATCH_SIZES = (1, 32)
@@ -77,7 +76,7 @@ def compare_variants(bundle: Path, spec: ModelSpec, batch: Batch, y: np.ndarray,
     results, serve = [], "model.onnx"
     for name, file in spec.onnx.variants.items():
         loaded = load_bundle(bundle, warm_up=False, onnx_file=file)
-        scores = loaded.kind.scores(spec, run_chunked(loaded.run, batch.feeds))
+        scores = loaded.kind.scores(spec, loaded.run(batch.feeds))
         got = quality(y, scores, threshold)
         speed = latency(loaded.run, batch)
         drops = {m: (ref_quality[m] or 0.0) - (got.get(m) or 0.0) for m in ref_quality}

@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field, field_validator
 from medmaas.api.deps import State, allowed
 from medmaas.audit import AuditEvent
 from medmaas.exceptions import PayloadTooLargeError
+from medmaas.privacy import MAX_NOTE_CHARS
 from medmaas.security.keys import Principal
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
-MAX_TEXT_CHARS = 200_000  # medmaas.privacy.deid.MAX_NOTE_CHARS, without importing the text extra here
+MAX_TEXT_CHARS = MAX_NOTE_CHARS
 
 
 class DeidRequest(BaseModel):

@@ -10,15 +10,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
 from medmaas.api.deps import State, allowed
-from medmaas.api.routes.deid import MAX_TEXT_CHARS
 from medmaas.audit import AuditEvent
+from medmaas.privacy import MAX_NOTE_CHARS
 from medmaas.security.keys import Principal
 
 router = APIRouter(prefix="/v1", tags=["text"])
 
 
 class EntitiesRequest(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="one clinical note, plain text")
+    text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS, description="one clinical note, plain text")
 
     @field_validator("text")
     @classmethod

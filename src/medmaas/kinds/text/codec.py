@@ -16,12 +16,12 @@ from medmaas.exceptions import IntegrityError, SchemaError
 from medmaas.kinds.base import Batch
 from medmaas.kinds.outputs import encode_outputs
 from medmaas.kinds.text.export import IDS, MASK
-from medmaas.kinds.text.language import english_warning
 from medmaas.kinds.text.tokens import encode as encode_texts
+from medmaas.privacy import MAX_NOTE_CHARS
 
 TEXT_FIELD = "text"
-#: a note longer than this is refused rather than truncated silently far past what the model reads
-MAX_NOTE_CHARACTERS = 200_000
+NOT_ENGLISH = ("the note does not look like English: the model and the de-identification rules were built "
+               "for English, so identifiers may be missed and the prediction is less reliable")
 
 
 def tokenizer_of(spec: ModelSpec) -> Any:
@@ -38,10 +38,14 @@ def decode_rows(spec: ModelSpec, rows: Any, *, deidentify: bool = True) -> Batch
     warnings: list[list[str]] = [[] for _ in texts]
     # Whatever the training data was, a note is de-identified unless the caller may skip it.
     if deidentify:
-        texts = _deidentified(texts, warnings)
-    for text, notes in zip(texts, warnings, strict=True):
-        if (warning := english_warning(text)) is not None:
-            notes.append(warning)
+        texts, english = _deidentified(texts, warnings)
+    else:
+        from medmaas.privacy.deid import looks_english
+
+        english = [looks_english(t) for t in texts]
+    for is_english, notes in zip(english, warnings, strict=True):
+        if not is_english:
+            notes.append(NOT_ENGLISH)
     encoded = encode_texts(tokenizer_of(spec), texts)
     limit = spec.extra.get("max_tokens")
     for truncated, notes in zip(encoded.truncated, warnings, strict=True):
@@ -77,8 +81,8 @@ def _note(i: int, row: Any) -> str:
         raise SchemaError(f"row {i}: field '{TEXT_FIELD}' must be a string; got {type(text).__name__}")
     if not text.strip():
         raise SchemaError(f"row {i}: field '{TEXT_FIELD}' is empty")
-    if len(text) > MAX_NOTE_CHARACTERS:
-        raise SchemaError(f"row {i}: the note has {len(text)} characters; the limit is {MAX_NOTE_CHARACTERS}")
+    if len(text) > MAX_NOTE_CHARS:
+        raise SchemaError(f"row {i}: the note has {len(text)} characters; the limit is {MAX_NOTE_CHARS}")
     if "\x00" in text:
         raise SchemaError(f"row {i}: field '{TEXT_FIELD}' contains a NUL character; send plain text")
     try:
@@ -89,13 +93,16 @@ def _note(i: int, row: Any) -> str:
     return text
 
 
-def _deidentified(texts: list[str], warnings: list[list[str]]) -> list[str]:
+def _deidentified(texts: list[str], warnings: list[list[str]]) -> tuple[list[str], list[bool]]:
+    """The notes de-identified, and whether each read as English (de-identification checks)."""
     from medmaas.privacy.deid import deidentify
+    from medmaas.privacy.deid.engine import ENGLISH_ONLY
 
-    out = []
+    out, english = [], []
     for text, notes in zip(texts, warnings, strict=True):
         result = deidentify(text)
         if result.spans:
             notes.append(f"{len(result.spans)} identifier(s) replaced by their type before the model read the note")
         out.append(result.text)
-    return out
+        english.append(ENGLISH_ONLY not in result.warnings)
+    return out, english

@@ -105,6 +105,7 @@ class TextKind(Kind):
         return load_tokenizer(packaged_encoder_dir() / "tokenizer.json", self.max_tokens)
 
     def fit(self, dataset: Dataset, progress: Progress = no_progress) -> Self:
+        from medmaas.kinds.text.finetune import macro_f1
         from medmaas.kinds.text.tokens import encode
         from medmaas.training.conformal import classification_quantile
         from medmaas.training.cv import CandidateScore
@@ -136,8 +137,6 @@ class TextKind(Kind):
             began = time.perf_counter()
             fit_one = self._fit_tfidf if name == "tfidf" else self._fit_minilm
             model, val_proba = fit_one(enc_train, train.y, enc_val, val.y, len(ds.classes), sub)
-            from medmaas.kinds.text.finetune import macro_f1
-
             score = macro_f1(val.y, val_proba)
             self.cv_scores_.append(CandidateScore(name=name, metric="validation macro-F1", fold_scores=[score],
                                                   fit_seconds=time.perf_counter() - began, oof=np.zeros(0)))

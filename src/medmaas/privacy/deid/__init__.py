@@ -7,8 +7,8 @@ another language is processed, and the result says it may be incomplete (``warni
 'Seen by Dr. <NAME> on <DATE>, call <PHONE>.'
 """
 
+from medmaas.privacy import MAX_NOTE_CHARS
 from medmaas.privacy.deid.engine import (
-    MAX_NOTE_CHARS,
     PHI_TYPES,
     DeidResult,
     PhiSpan,

@@ -39,8 +39,6 @@ class PhiSpan:
     score: float
 
 
-#: the longest note one call de-identifies (characters); longer documents are split first
-MAX_NOTE_CHARS = 200_000
 ENGLISH_ONLY = ("the text does not look like English: medmaas's de-identification rules and word lists "
                 "are written for English notes, so names, places and dates in other languages may be missed; "
                 "review the output before sharing it")
@@ -72,6 +70,9 @@ def _analyzer() -> Any:
         def enhance_using_context(self, text: str, raw_results: list[Any], *args: Any, **kwargs: Any) -> list[Any]:
             return raw_results
 
+    # Presidio logs "Fetching all recognizers" at INFO on every call: one line per note, which
+    # floods a server's log (and a build's pipe) while de-identifying thousands of notes.
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
     # Every recognizer here is self-contained: no tokenizer, tagger or NER runs before them.
     engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
     engine.load()
