@@ -58,10 +58,22 @@ def _text_examples() -> list[tuple[str, Dataset, dict]]:
     ]
 
 
+def _signal_examples() -> list[tuple[str, Dataset, dict]]:
+    from tests.signal_builders import beat_dataset
+
+    ds = beat_dataset(n_records=6, seconds=60, seed=0)
+    return [
+        ("cnn-int8-by-record", ds, {"candidates": ["cnn"], "epochs": 2}),
+        ("gru-by-beat", ds, {"candidates": ["gru"], "epochs": 1, "split": "beats"}),
+        ("lstm-and-trees", ds, {"candidates": ["lstm", "gradient-boosting"], "epochs": 1}),
+    ]
+
+
 EXAMPLES: dict[str, Callable[[], list[tuple[str, Dataset, dict]]]] = {
     "tabular": _tabular_examples,
     "image": _image_examples,
     "text": _text_examples,
+    "signal": _signal_examples,
 }
 
 
@@ -94,6 +106,9 @@ def test_kind_conformance(kind_name: str, label: str, dataset: Dataset, options:
     assert onnx_scores.shape == native.shape
     assert parity(dataset.task, native, onnx_scores) <= PARITY_TOLERANCE
 
+    if kind_name == "signal":
+        _check_recordings(model, spec)
+        return
     # decode/encode through the serving side: the same rows as JSON give the same answers.
     rows = _json_rows(kind_name, batch, spec)
     served = model.predict(model.decode({"rows": rows[:5]}))
@@ -174,3 +189,21 @@ def _check_padding_changes_nothing(model, rows: list[dict]) -> None:  # type: ig
     alone = np.vstack([model.run(b.feeds)["probabilities"] for b in (short, long)])
     joined = model.run({k: join_feeds([short.feeds[k], long.feeds[k]]) for k in short.feeds})["probabilities"]
     np.testing.assert_allclose(joined, alone, atol=1e-5)
+
+
+def _check_recordings(model, spec) -> None:  # type: ignore[no-untyped-def]
+    """A whole recording sent as JSON samples: one answer with a label per beat, the rhythm
+    summary, and an explanation drawn as a PNG."""
+    import base64
+
+    from tests.signal_builders import synthetic_ecg
+
+    signal, peaks, _ = synthetic_ecg(seconds=20, fs=250, seed=7)
+    batch = model.decode({"rows": [{"signal": signal.round(4).tolist(), "sampling_rate": 250}]})
+    (answer,) = model.predict(batch)
+    assert abs(len(answer["beats"]) - len(peaks)) <= 2
+    assert {b["label"] for b in answer["beats"]} <= set(spec.output.classes)
+    assert answer["summary"]["beats"] == len(answer["beats"])
+    (explained,) = model.explain(batch, 5)
+    assert explained["beats"] and all(len(b["segments"]) == 16 for b in explained["beats"])
+    assert base64.b64decode(explained["png_base64"])[:8] == b"\x89PNG\r\n\x1a\n"

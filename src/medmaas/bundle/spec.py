@@ -19,7 +19,7 @@ class FeatureSpec(_Strict):
     """One input field of a model as a caller sees it."""
 
     name: str
-    type: Literal["number", "string", "image"]
+    type: Literal["number", "string", "image", "signal"]
     unit: str | None = None
     description: str | None = None
     # Observed in training; values outside are accepted but flagged, not silently trusted.
@@ -29,7 +29,7 @@ class FeatureSpec(_Strict):
     # Missing values are imputed as in training; `required` features must be present.
     required: bool = False
     fhir: dict[str, str] | None = Field(default=None, description="e.g. {'system': 'http://loinc.org', 'code': '2339-0'}")
-    shape: list[int] | None = Field(default=None, description="image inputs: [channels, *spatial size] of one sample")
+    shape: list[int] | None = Field(default=None, description="image inputs: [channels, *spatial size] of one sample; signal inputs: samples per window")
 
 
 class OutputSpec(_Strict):

@@ -118,6 +118,19 @@ class Kind(ABC):
         raise SchemaError(f"{cls.name} models take JSON rows, not file uploads")
 
     @classmethod
+    def decode_files(cls, spec: ModelSpec, files: Mapping[str, bytes], options: Mapping[str, str]) -> Batch:
+        """Validate the files of one upload (a WFDB record is a header plus data files) and the
+        upload's options (query parameters such as a sampling rate). Kinds that read one file
+        and take no options keep this default."""
+        if options:
+            raise SchemaError(f"unknown option(s) {', '.join(map(repr, sorted(options)))}: {cls.name} "
+                              "uploads take none")
+        if len(files) != 1:
+            raise SchemaError(f"{cls.name} models read one file per request; got {len(files)}")
+        ((filename, data),) = files.items()
+        return cls.decode_file(spec, data, filename)
+
+    @classmethod
     @abstractmethod
     def encode(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
         """Turn ONNX outputs into one JSON-ready prediction per sample."""
@@ -185,5 +198,6 @@ def kind_names() -> Sequence[str]:
 def _load_builtin_kinds() -> None:
     # Importing a kind's package registers it; the modules import heavy stacks only inside fit.
     import medmaas.kinds.image  # noqa: F401
+    import medmaas.kinds.signal  # noqa: F401
     import medmaas.kinds.tabular  # noqa: F401
     import medmaas.kinds.text  # noqa: F401

@@ -89,27 +89,47 @@ _FILE_BODY = {"requestBody": {"required": True, "content": {
     "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
+        "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                 "description": "one file, or a WFDB record's header and data files"}},
+        "required": ["file"]}},
 }}}
 
 
-async def _upload(request: Request, filename: str | None) -> tuple[bytes, str]:
-    """The file's bytes and name: the raw body, or the ``file`` field of a multipart form."""
+#: Query parameters every upload route takes; any other is an option for the model's kind
+#: (an ECG recording's sampling_rate, say), which the kind validates.
+_ROUTE_QUERY = frozenset({"version", "filename", "explain"})
+MAX_FILES_PER_UPLOAD = 8
+
+
+async def _upload(request: Request, filename: str | None) -> dict[str, bytes]:
+    """The uploaded files by name: the raw body (one file), or the ``file`` fields of a
+    multipart form (a WFDB record is a header and its data files)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=4)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
+        form = await request.form(max_files=MAX_FILES_PER_UPLOAD, max_fields=MAX_FILES_PER_UPLOAD + 4)
+        uploads = [u for u in form.getlist("file") if not isinstance(u, str)]
+        if not uploads:
             raise SchemaError("the multipart form needs a 'file' field holding the file")
-        return await upload.read(), filename or upload.filename or ""
+        if len(uploads) == 1:
+            return {filename or uploads[0].filename or "": await uploads[0].read()}
+        files = {}
+        for upload in uploads:
+            if not upload.filename or upload.filename in files:
+                raise SchemaError("each file of a multi-file upload needs its own file name (a WFDB header "
+                                  "names its data files)")
+            files[upload.filename] = await upload.read()
+        return files
     body = await request.body()
     if not body:
-        raise SchemaError("the request body is empty; send the file's bytes (DICOM, NIfTI, PNG or JPEG)")
-    return body, filename or ""
+        raise SchemaError("the request body is empty; send the file's bytes (DICOM, NIfTI, PNG, JPEG, or an "
+                          "ECG recording: WFDB, EDF or CSV)")
+    return {filename or "": body}
 
 
 @router.post("/{name}/predict/file", response_model=PredictResponse,
-             summary="predict for one uploaded file: DICOM (de-identified on arrival), NIfTI, PNG or JPEG",
+             summary="predict for one uploaded file: DICOM (de-identified on arrival), NIfTI, PNG or JPEG; or "
+                     "an ECG recording (WFDB header + data files, EDF, CSV, or a .zip of a record; query "
+                     "options sampling_rate and lead)",
              openapi_extra=_FILE_BODY)
 async def predict_file(name: str, request: Request, state: State, version: str | None = VersionQuery,
                        filename: str | None = Query(default=None, description="the file's name, for messages"),
@@ -122,16 +142,28 @@ async def predict_file(name: str, request: Request, state: State, version: str |
 
 async def _answer_upload(request: Request, state: Any, principal: Principal, name: str,
                          version: str | None, filename: str | None, explain: bool) -> dict[str, Any]:
-    data, name_in_messages = await _upload(request, filename)
+    files = await _upload(request, filename)
+    options = {k: v for k, v in request.query_params.items() if k not in _ROUTE_QUERY}
     model = await predicting.find_model(state, principal, name, version)
-    batch = await predicting.in_thread(model.kind.decode_file, model.spec, data, name_in_messages)
+    batch = await predicting.in_thread(model.kind.decode_files, model.spec, files, options)
     return await predicting.answer(state, principal, model, batch, explain=explain,
-                                   request_id=request.state.request_id,
-                                   input_sha256=hashlib.sha256(data).hexdigest())
+                                   request_id=request.state.request_id, input_sha256=_files_sha256(files))
+
+
+def _files_sha256(files: dict[str, bytes]) -> str:
+    """The file's own sha256 for one file; for several, the sha256 of their sorted hashes (the
+    same files hash the same whatever order they came in)."""
+    if len(files) == 1:
+        return hashlib.sha256(next(iter(files.values()))).hexdigest()
+    digest = hashlib.sha256()
+    for file_name in sorted(files):
+        digest.update(hashlib.sha256(files[file_name]).digest())
+    return digest.hexdigest()
 
 
 @router.post("/{name}/explain/file", response_model=PredictResponse,
-             summary="predict and explain one uploaded file: the heat map as an array and a PNG overlay",
+             summary="predict and explain one uploaded file: the heat map as an array and a PNG overlay "
+                     "(ECG: which parts of which beats, drawn as a PNG)",
              openapi_extra=_FILE_BODY)
 async def explain_file(name: str, request: Request, state: State, version: str | None = VersionQuery,
                        filename: str | None = Query(default=None, description="the file's name, for messages"),
