@@ -98,6 +98,24 @@ class Client:
         return self._call("POST", f"/v1/models/{name}/predict/csv", params=params,  # type: ignore[no-any-return]
                           content=Path(path).read_bytes(), headers={"Content-Type": "text/csv"})
 
+    def predict_file(self, name: str, *paths: Path | str, explain: bool = False,
+                     version: str | int | None = None, **options: str | float) -> dict[str, Any]:
+        """Predictions for one uploaded file — an image, or an ECG recording given as its WFDB
+        header and data files (or an EDF, a CSV, a .zip of a record). ``options`` go to the
+        model's reader, e.g. ``sampling_rate=250`` for a CSV without a time column.
+
+        >>> client.predict_file("ecg-arrhythmia-beats", "100.hea", "100.dat")  # doctest: +SKIP
+        """
+        if not paths:
+            raise ValueError("give at least one file")
+        params: dict[str, str] = {k: str(v) for k, v in options.items()}
+        if version is not None:
+            params["version"] = str(version)
+        route = "explain" if explain else "predict"
+        files = [("file", (Path(p).name, Path(p).read_bytes())) for p in paths]
+        return self._call("POST", f"/v1/models/{name}/{route}/file", params=params,  # type: ignore[no-any-return]
+                          files=files)
+
     # ---- keys, audit, jobs ------------------------------------------------------------
     def create_key(self, name: str, role: str) -> dict[str, Any]:
         return self._call("POST", "/v1/keys", json={"name": name, "role": role})  # type: ignore[no-any-return]

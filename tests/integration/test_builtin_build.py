@@ -29,7 +29,7 @@ def test_every_builtin_reads_its_shipped_data(model: object) -> None:
 
 def test_slow_builtins_come_after_the_tables() -> None:
     kinds = [m.kind for m in BUILTINS]
-    assert kinds == sorted(kinds, key=lambda k: ("tabular", "image", "text").index(k))
+    assert kinds == sorted(kinds, key=lambda k: ("tabular", "image", "signal", "text").index(k))
 
 
 def test_image_builtin_builds_in_production_and_answers_an_upload(tmp_path: Path) -> None:
@@ -72,6 +72,43 @@ def test_image_builtin_builds_in_production_and_answers_an_upload(tmp_path: Path
         prediction = answer.json()["predictions"][0]
         assert prediction["prediction"] in ("malignant", "normal-or-benign")
         assert 0.0 <= prediction["probability"] <= 1.0
+    state.close()
+    state.registry.close()
+
+
+def test_ecg_builtin_trains_on_ds1_and_answers_a_ds2_record(tmp_path: Path) -> None:
+    import tarfile
+
+    from fastapi.testclient import TestClient
+
+    from medmaas.api.app import build_state, create_app
+    from medmaas.builtin.build import build_one
+    from medmaas.registry import Registry
+    from medmaas.settings import Settings
+
+    model = builtin("ecg-arrhythmia-beats")
+    settings = Settings(home=tmp_path)
+    registry = Registry.open(settings)
+    version = build_one(model, registry, None, lambda _message, _fraction: None,
+                        kind_options={"epochs": 1, "quantize": False})
+    registry.close()
+    assert version == 1
+    with tarfile.open(model.path) as archive:  # patient 233 (DS2) was never seen in training
+        files = {name: archive.extractfile(name).read() for name in ("233.hea", "233.dat")}  # type: ignore[union-attr]
+
+    state = build_state(settings)
+    key = state.keys.create("reader", "clinician", created_by="test")[0]
+    with TestClient(create_app(settings, state=state)) as client:
+        card = client.get(f"/v1/models/{model.name}/versions/production",
+                          headers={"Authorization": f"Bearer {key}"}).json()["card"]
+        assert card["evaluation"]["split"].startswith("inter-patient hold-out")
+        assert card["training_data"]["records"] == 44  # split happens after reading
+        answer = client.post(f"/v1/models/{model.name}/predict/file", headers={"Authorization": f"Bearer {key}"},
+                             files=[("file", (name, data)) for name, data in files.items()])
+        assert answer.status_code == 200, answer.text
+        summary = answer.json()["predictions"][0]["summary"]
+        assert 900 <= summary["beats"] <= 1100  # 10 minutes at ~100/min
+        assert summary["counts"]["V"] > 100  # 233 has frequent ventricular ectopy
     state.close()
     state.registry.close()
 

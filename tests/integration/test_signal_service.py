@@ -147,3 +147,20 @@ def test_bad_recordings_get_a_clear_4xx_and_nothing_is_recorded(ecg_api: Any, tm
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
     assert len(_predict_events(client, keys)) == before
+
+
+def test_python_client_uploads_a_record(ecg_api: Any, tmp_path: Path) -> None:
+    from medmaas.client import Client
+    from medmaas.exceptions import InvalidInputError
+
+    test_client, keys = ecg_api
+    client = Client(api_key=keys["clinician"], transport=test_client._transport, base_url="http://testserver")
+    _record(tmp_path)
+    answer = client.predict_file("ecg", tmp_path / "rec.hea", tmp_path / "rec.dat", explain=True)
+    assert answer["predictions"][0]["summary"]["counts"]["V"] >= 15
+    assert answer["predictions"][0]["explanation"]["png_base64"]
+    signal, _, _ = synthetic_ecg(seconds=20, fs=250, seed=2)
+    (tmp_path / "ecg.csv").write_text("II\n" + "\n".join(f"{v:.4f}" for v in signal))
+    assert client.predict_file("ecg", tmp_path / "ecg.csv", sampling_rate=250)["predictions"][0]["beats"]
+    with pytest.raises(InvalidInputError, match="unknown sampling rate"):
+        client.predict_file("ecg", tmp_path / "ecg.csv")

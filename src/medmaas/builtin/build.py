@@ -62,6 +62,7 @@ def build_one(model: BuiltinModel, registry: Registry, audit: AuditLog | None,
         kind=model.kind, intended_use=model.intended_use, references=list(model.references),
         limitations=list(model.limitations), description=model.description, benchmarks=benchmarks,
         units=BUILTIN_COLUMN_INFO.get(model.path.stem), kind_options={**model.kind_options, **(kind_options or {})},
+        candidates=list(model.candidates) or None,
     )
     result = train_model(dataset, name=model.name, options=options, registry=registry, actor=ACTOR,
                          progress=progress)
@@ -85,6 +86,8 @@ def _read(model: BuiltinModel) -> object:
     if model.kind == "text":
         return kind.read(model.path, target=model.target, name=model.name,  # type: ignore[call-arg]
                          text_columns=list(model.text_columns), class_names=list(model.classes))
+    if model.kind == "signal":
+        return kind.read(model.path, target=model.target, name=model.name)
     return kind.read(model.path, target=model.target, name=model.name, drop=list(model.drop))
 
 

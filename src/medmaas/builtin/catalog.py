@@ -29,6 +29,8 @@ class BuiltinModel:
     measured: str = ""
     #: text only: the columns that make up the note
     text_columns: tuple[str, ...] = ()
+    #: the candidates compared (default: all the kind offers); keeps a first start short
+    candidates: tuple[str, ...] = ()
 
     @property
     def path(self) -> Path:
@@ -174,6 +176,41 @@ BUILTINS += (
 
 # The text model trains last: it fine-tunes a transformer (several minutes on a CPU).
 BUILTINS += (
+    BuiltinModel(
+        name="ecg-arrhythmia-beats",
+        file="mitdb_44records_10min_mlii.tar.xz",
+        target="beat_class",
+        kind="signal",
+        candidates=("cnn", "gradient-boosting"),
+        kind_options={"split": "ds1-ds2", "epochs": 15},
+        description="Heartbeat classes (AAMI N, S, V, F) with a rhythm summary, from a whole ECG recording "
+                    "(MIT-BIH lead MLII).",
+        intended_use=(
+            "Decision support for reviewing ambulatory or bedside ECG recordings: label every beat as "
+            "normal (N), supraventricular ectopic (S), ventricular ectopic (V) or fusion (F), summarise "
+            "ectopic burden and runs, and show which part of a beat drove its label. A cardiologist "
+            "reviews every recording."
+        ),
+        references=(
+            "G.B. Moody, R.G. Mark. The impact of the MIT-BIH Arrhythmia Database. IEEE Eng Med Biol "
+            "20(3):45-50 (2001). PhysioNet, ODC-By 1.0.",
+            "P. de Chazal, M. O'Dwyer, R.B. Reilly. Automatic classification of heartbeats using ECG "
+            "morphology and heartbeat interval features. IEEE Trans Biomed Eng 51(7):1196-1206 (2004).",
+            "M. Kachuee, S. Fazeli, M. Sarrafzadeh. ECG Heartbeat Classification: A Deep Transferable "
+            "Representation. IEEE ICHI 2018.",
+        ),
+        published="inter-patient (DS1 -> DS2): de Chazal et al. 2004, linear discriminants on RR and "
+                  "morphology features, sensitivity N 0.87 / S 0.76 / V 0.78 / F 0.89, PPV S 0.38 / V 0.82; "
+                  "intra-patient: Kachuee et al. 2018, 93.4% average accuracy",
+        limitations=(
+            "Trained on 10-minute excerpts of 22 patients' lead MLII (MIT-BIH DS1, Boston, 1975-79); other "
+            "leads, devices and populations will differ. Paced rhythms (class Q) are not covered.",
+            "Beats are found by NeuroKit2's R-peak detector: beats it misses are not labelled, and very "
+            "noisy stretches can produce false beats.",
+            "Supraventricular ectopic beats are the hardest class on new patients: read the probabilities "
+            "and prediction sets, and review S labels.",
+        ),
+    ),
     BuiltinModel(
         name="drug-review-side-effects",
         file="druglib_reviews.tsv",

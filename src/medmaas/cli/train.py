@@ -21,10 +21,12 @@ def train(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="tabular: a CSV or Parquet file, one row per patient; "
                                           "image: a MedMNIST .npz, a folder of class folders, or a CSV of path,label; "
-                                          "text: a CSV or TSV with a text column")],
+                                          "text: a CSV or TSV with a text column; signal: a folder or archive of "
+                                          "annotated WFDB records; timeseries: a PhysioNet 2012 .tar.gz or folder, or "
+                                          "a long-table CSV")],
     name: Annotated[str, typer.Option(help="model name, e.g. sepsis-risk")],
     target: Annotated[str | None, typer.Option(help="the column to predict (tabular, text); the label's name (image)")] = None,
-    kind: Annotated[str, typer.Option(help="tabular, image or text")] = "tabular",
+    kind: Annotated[str, typer.Option(help="tabular, image, text, signal (ECG beats) or timeseries (ICU stays)")] = "tabular",
     task: Annotated[str | None, typer.Option(help="classification or regression (default: inferred)")] = None,
     candidates: Annotated[str | None, typer.Option(help="comma-separated subset of candidates")] = None,
     folds: Annotated[int, typer.Option(min=2, max=20, help="cross-validation folds")] = 5,
@@ -47,6 +49,11 @@ def train(
                                                                "a newline); default 'text'")] = None,
     max_tokens: Annotated[int, typer.Option(min=8, max=512, help="text: tokens the model reads per note")] = 256,
     deidentify: Annotated[bool, typer.Option(help="text: de-identify notes before training and prediction")] = True,
+    split: Annotated[str, typer.Option(help="signal: hold out whole 'records' (new patients), random 'beats', or "
+                                            "MIT-BIH 'ds1-ds2'")] = "records",
+    lead: Annotated[str, typer.Option(help="signal: the ECG lead to read")] = "MLII",
+    outcomes: Annotated[Path | None, typer.Option(help="timeseries: the outcomes file (default: the one in the "
+                                                       "archive or folder)")] = None,
 ) -> None:
     """Train, evaluate and register a model from a table, a set of images or a set of notes."""
     from medmaas.audit import AuditEvent
@@ -66,6 +73,16 @@ def train(
                 data, target=target or "label", name=name, task=task, image_size=image_size,
                 class_names=classes.split(",") if classes else None, positive_class=positive_class,
                 progress=reading)
+    elif kind == "signal":
+        kind_options |= {"epochs": epochs or 30, "quantize": quantize, "split": split}
+        with progress_bar(f"reading {data.name}", enabled=not as_json) as reading:
+            dataset = get_kind("signal").read(data, target="beat_class", name=name, task=task, lead=lead,
+                                              progress=reading)
+    elif kind == "timeseries":
+        kind_options |= {"epochs": epochs} if epochs else {}
+        with progress_bar(f"reading {data.name}", enabled=not as_json) as reading:
+            dataset = get_kind("timeseries").read(data, target=target or "", name=name, task=task,
+                                                  outcomes=outcomes, progress=reading)
     elif target is None:
         raise InvalidInputError("--target is required: the column to predict")
     elif kind == "text":
@@ -120,11 +137,15 @@ def predict(
     name: Annotated[str, typer.Argument(help="model name")],
     input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of patients; for an image "
                                         "model a file (DICOM, NIfTI, PNG, JPEG) or a folder of them; for a text "
-                                        "model a CSV with a 'text' column, a .txt note or a folder of them")],
+                                        "model a CSV with a 'text' column, a .txt note or a folder of them; for "
+                                        "an ECG model a WFDB header (.hea, its data files beside it), an EDF, a "
+                                        "CSV of samples or a folder of them")],
     version: Annotated[str | None, typer.Option(help="version, stage or alias (default: production, else latest)")] = None,
     output: Annotated[Path | None, typer.Option(help="write predictions to this CSV")] = None,
     explain: Annotated[bool, typer.Option(help="add the top contributions per row")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="KEY=VALUE for the model's file "
+                                                     "reader, e.g. sampling_rate=360 for an ECG CSV")] = None,
 ) -> None:
     """Predict for every row of a file with a registered model (runs locally through ONNX)."""
     import pandas as pd
@@ -138,8 +159,9 @@ def predict(
     info = c.registry.resolve(name, ref)
     model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
     failed: list[dict[str, str]] = []
-    if input.is_dir() or model.spec.inputs[0].type == "image" or input.suffix.lower() == ".txt":
-        batch, failed = decode_files(model, input, show_progress=not as_json)
+    options = _key_values(option or [])
+    if input.is_dir() or model.spec.inputs[0].type in ("image", "signal") or input.suffix.lower() == ".txt":
+        batch, failed = decode_files(model, input, show_progress=not as_json, options=options)
     else:
         batch = model.decode(read_table(input))
     rows = batch.records
@@ -153,7 +175,13 @@ def predict(
     for failure in [] if as_json else failed:  # JSON output lists them under "failed"
         # Reader messages already start with the file's name.
         console.print(f"[red]skipped[/red] {failure['error']}", highlight=False)
-    if output is not None:
+    if output is not None and predictions and "beats" in predictions[0]:
+        # A recording's answer is a label per beat: one CSV row per beat.
+        flat = [{"file": p["recording"].get("file", i), **beat} for i, p in enumerate(predictions)
+                for beat in p["beats"]]
+        pd.DataFrame(flat).to_csv(output, index=False)
+        console.print(f"wrote {len(flat)} beat labels of {len(predictions)} recording(s) to {output}")
+    elif output is not None:
         flat = [{k: v for k, v in p.get("input", {}).items() if k == "file"} |
                 {k: v for k, v in p.items() if not isinstance(v, dict | list)} |
                 {f"p_{k}": v for k, v in p.get("probabilities", {}).items()} for p in predictions]
@@ -170,7 +198,10 @@ def predict(
         for i, p in enumerate(predictions):
             detail = (f"{p['probability']:.3f}" if "probability" in p
                       else f"[{p['interval'][0]:.1f}, {p['interval'][1]:.1f}]" if "interval" in p else "")
-            table.add_row(str(p.get("input", {}).get("file", i)), str(p["prediction"]), detail, "; ".join(p.get("warnings", [])))
+            # A recording's answer is its beats and their summary, not one prediction.
+            shown = p["prediction"] if "prediction" in p else "; ".join(p.get("summary", {}).get("findings", []))
+            where = p.get("input", p.get("recording", {})).get("file", i)
+            table.add_row(str(where), str(shown), detail, "; ".join(p.get("warnings", [])))
         console.print(table)
 
 
@@ -219,3 +250,14 @@ def evaluate(
         print_json(evaluation.model_dump(mode="json"))
     else:
         _print_metrics({"evaluation": evaluation.model_dump(mode="json")})
+
+
+def _key_values(pairs: list[str]) -> dict[str, str]:
+    """``["sampling_rate=360"]`` -> ``{"sampling_rate": "360"}``; a pair without '=' is an error."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"--option must read KEY=VALUE; got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out

@@ -148,8 +148,8 @@ def encode(spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> 
                        **({"uncertain": b["uncertain"]} if "uncertain" in b else {})}
                       for p, b in zip(peaks, beats, strict=True)]
         results.append({
-            "recording": {k: facts[k] for k in ("lead", "sampling_rate", "seconds", "source",
-                                                "beats_at_edges_skipped")},
+            "recording": {k: facts[k] for k in ("file", "lead", "sampling_rate", "seconds", "source",
+                                                "beats_at_edges_skipped") if k in facts},
             "beats": beat_items,
             "summary": summarise(labels, peaks, fs, spec.output.classes or [],
                                  uncertain=sum(bool(b.get("uncertain")) for b in beats)),

@@ -49,6 +49,8 @@ class SignalKind(Kind):
 
     tasks = ("classification",)
     loop_rows = 0  # filtering and peak detection are never cheap enough for the event loop
+    #: a CNN call on N beats holds N × 64 channels × 128 samples of activations: bound N
+    call_rows = 4096
 
     def __init__(self, task: str = "classification", *, candidates: list[str] | None = None,
                  cv_folds: int = 5, test_size: float = 0.2, select_k: int | None = None,
