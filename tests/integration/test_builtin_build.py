@@ -29,7 +29,7 @@ def test_every_builtin_reads_its_shipped_data(model: object) -> None:
 
 def test_slow_builtins_come_after_the_tables() -> None:
     kinds = [m.kind for m in BUILTINS]
-    assert kinds == sorted(kinds, key=lambda k: ("tabular", "image", "signal", "text").index(k))
+    assert kinds == sorted(kinds, key=lambda k: ("tabular", "image", "signal", "timeseries", "text").index(k))
 
 
 def test_image_builtin_builds_in_production_and_answers_an_upload(tmp_path: Path) -> None:
@@ -109,6 +109,39 @@ def test_ecg_builtin_trains_on_ds1_and_answers_a_ds2_record(tmp_path: Path) -> N
         summary = answer.json()["predictions"][0]["summary"]
         assert 900 <= summary["beats"] <= 1100  # 10 minutes at ~100/min
         assert summary["counts"]["V"] > 100  # 233 has frequent ventricular ectopy
+    state.close()
+    state.registry.close()
+
+
+def test_icu_builtin_builds_and_answers_an_uploaded_stay(tmp_path: Path) -> None:
+    import tarfile
+
+    from fastapi.testclient import TestClient
+
+    from medmaas.api.app import build_state, create_app
+    from medmaas.builtin.build import build_one
+    from medmaas.registry import Registry
+    from medmaas.settings import Settings
+
+    model = builtin("icu-mortality-48h")
+    settings = Settings(home=tmp_path)
+    registry = Registry.open(settings)
+    assert build_one(model, registry, None, lambda _message, _fraction: None, kind_options={"epochs": 1}) == 1
+    registry.close()
+    with tarfile.open(model.path) as archive:
+        stay = archive.extractfile("set-a/132539.txt").read()  # type: ignore[union-attr]
+
+    state = build_state(settings)
+    key = state.keys.create("reader", "clinician", created_by="test")[0]
+    with TestClient(create_app(settings, state=state)) as client:
+        card = client.get(f"/v1/models/{model.name}/versions/production",
+                          headers={"Authorization": f"Bearer {key}"}).json()["card"]
+        assert card["evaluation"]["n_test"] == 800
+        assert card["evaluation"]["metrics"]["auroc"]["value"] > 0.75
+        answer = client.post(f"/v1/models/{model.name}/predict/file?filename=132539.txt", content=stay,
+                             headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 200, answer.text
+        assert 0.0 <= answer.json()["predictions"][0]["probability"] <= 1.0
     state.close()
     state.registry.close()
 

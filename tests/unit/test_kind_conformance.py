@@ -58,6 +58,12 @@ def _text_examples() -> list[tuple[str, Dataset, dict]]:
     ]
 
 
+def _timeseries_examples() -> list[tuple[str, Dataset, dict]]:
+    from tests.timeseries_builders import _timeseries_examples as examples
+
+    return examples()
+
+
 def _signal_examples() -> list[tuple[str, Dataset, dict]]:
     from tests.signal_builders import beat_dataset
 
@@ -74,6 +80,7 @@ EXAMPLES: dict[str, Callable[[], list[tuple[str, Dataset, dict]]]] = {
     "image": _image_examples,
     "text": _text_examples,
     "signal": _signal_examples,
+    "timeseries": _timeseries_examples,
 }
 
 
@@ -129,6 +136,9 @@ def test_kind_conformance(kind_name: str, label: str, dataset: Dataset, options:
         _check_padding_changes_nothing(model, rows)
         for file in spec.onnx.variants.values():  # dynamic int8: one note per call, as served
             _check_padding_changes_nothing(load_bundle(tmp_path, onnx_file=file, warm_up=False), rows)
+        return
+    if kind_name == "timeseries":
+        _check_stay_explanations(model, rows[:2], served[:2])
         return
     # explain: contributions add up to the prediction minus the base value (SHAP efficiency).
     explained = model.explain(model.decode({"rows": rows[:2]}), top_k=100)
@@ -207,3 +217,11 @@ def _check_recordings(model, spec) -> None:  # type: ignore[no-untyped-def]
     (explained,) = model.explain(batch, 5)
     assert explained["beats"] and all(len(b["segments"]) == 16 for b in explained["beats"])
     assert base64.b64decode(explained["png_base64"])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _check_stay_explanations(model, rows: list[dict], served: list[dict]) -> None:  # type: ignore[no-untyped-def]
+    """Occlusion over variables and hours explains the risk that was answered."""
+    for item, out in zip(model.explain(model.decode({"rows": rows}), top_k=5), served, strict=True):
+        assert item["probability"] == pytest.approx(out["probability"], abs=1e-6)
+        heatmap = item["heatmap"]
+        assert np.asarray(heatmap["contribution"]).shape == (len(heatmap["variables"]), 48)

@@ -86,7 +86,7 @@ def _read(model: BuiltinModel) -> object:
     if model.kind == "text":
         return kind.read(model.path, target=model.target, name=model.name,  # type: ignore[call-arg]
                          text_columns=list(model.text_columns), class_names=list(model.classes))
-    if model.kind == "signal":
+    if model.kind in ("signal", "timeseries"):
         return kind.read(model.path, target=model.target, name=model.name)
     return kind.read(model.path, target=model.target, name=model.name, drop=list(model.drop))
 

@@ -201,3 +201,4 @@ def _load_builtin_kinds() -> None:
     import medmaas.kinds.signal  # noqa: F401
     import medmaas.kinds.tabular  # noqa: F401
     import medmaas.kinds.text  # noqa: F401
+    import medmaas.kinds.timeseries  # noqa: F401

@@ -36,7 +36,7 @@ def explain_batch(spec: ModelSpec, run: InferenceFn, batch: Batch) -> list[dict[
         stop = start + len(facts["peaks"])
         rows = pick_beats(proba[start:stop], classes) + start
         explained = [_explain_beat(probabilities, beats[i], rhythm[i], proba[i], classes,
-                                   time_s=float(batch.records[i]["peaks"][i - start]) / facts["sampling_rate"])
+                                   time_s=float(facts["peaks"][i - start]) / facts["sampling_rate"])
                      for i in rows]
         item: dict[str, Any] = {
             "method": (f"occlusion over time: each {SEGMENT * 1000 // MODEL_RATE} ms of the beat flattened to "
@@ -105,9 +105,8 @@ def _png(beats: np.ndarray, explained: list[dict[str, Any]]) -> str:
     probability shaded in proportion to their importance."""
     import base64
 
-    matplotlib = optional_import("matplotlib", "signals")
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    optional_import("matplotlib", "signals")
+    from matplotlib.figure import Figure  # no pyplot: no global state, safe in server threads
 
     n = len(explained)
     figure = Figure(figsize=(2.6 * n, 2.6), dpi=100)
