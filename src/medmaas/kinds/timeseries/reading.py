@@ -14,7 +14,6 @@ becomes a path on this machine.
 from __future__ import annotations
 
 import io
-import logging
 import tarfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -40,8 +39,6 @@ from medmaas.kinds.timeseries.stays import (
     Vocabulary,
     measurable,
 )
-
-logger = logging.getLogger(__name__)
 
 MIN_PER_CLASS = 5
 #: a PhysioNet stay file is ~10 KB; anything this big is not one stay's 48 hours
@@ -289,8 +286,6 @@ def _assemble(source: Path, name: str, target: str, stays: dict[str, Stay], note
     if empty:
         warnings.append(f"{empty} stays have no measurements of a known variable in the first {window_hours} h; "
                         "they are kept, and their prediction rests on the static descriptors")
-    for message in warnings:
-        logger.info("%s: %s", source.name, message)
     return from_stays([stays[s] for s in ids], y, variable_names=vocabulary.variables, name=name,
                       source=source.name, target=target, classes=classes, stay_ids=ids, warnings=warnings,
                       window_hours=window_hours, missing_value=missing_value)
