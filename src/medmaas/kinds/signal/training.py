@@ -44,7 +44,7 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 def macro_f1(y: np.ndarray, proba: np.ndarray) -> float:
     from sklearn.metrics import f1_score
 
-    return float(f1_score(y, proba.argmax(axis=1), average="macro", labels=np.unique(y)))
+    return float(f1_score(y, proba.argmax(axis=1), average="macro", labels=np.unique(y), zero_division=0))
 
 
 def predict_proba(model: Any, windows: np.ndarray, rhythm: np.ndarray, batch_size: int = 2048) -> np.ndarray:
