@@ -148,3 +148,17 @@ def test_rhythm_summary_counts_runs_and_bigeminy() -> None:
     assert summary["heart_rate_bpm"]["mean"] == 60.0 and summary["regular"] is True
     assert summary["S_runs"]["runs_of_3_or_more"] == 1
     assert any("longest run 3" in f for f in summary["findings"])
+
+
+def test_edf_upload_is_read_through_wfdb(tmp_path: Path) -> None:
+    from wfdb.io.convert.edf import wfdb_to_edf
+
+    write_record(tmp_path, "rec", seconds=30)
+    wfdb_to_edf(str(tmp_path / "rec"), output_filename=str(tmp_path / "rec.edf"))
+    recording = read_upload({"rec.edf": (tmp_path / "rec.edf").read_bytes()})
+    # EDF stores whole data records: the 30 s come back padded to the next record's end
+    assert recording.source == "edf" and recording.fs == 360 and recording.signals.shape[0] >= 10800
+    beats, _ = beats_of(recording.signals[:, 0], recording.fs, where="rec.edf")
+    assert 30 <= len(beats.peaks) <= 40
+    with pytest.raises(InvalidInputError, match="not a readable EDF file"):
+        read_upload({"broken.edf": b"0       " + b"\0" * 100})
