@@ -104,6 +104,23 @@ def order_classes(labels: Sequence[str], numeric: bool) -> tuple[str, ...]:
     return tuple(ordered)
 
 
+def order_labels(labels: Sequence[str]) -> tuple[str, ...]:
+    """``order_classes`` for labels read as text: numerically when every label is a number.
+
+    >>> order_labels(["10", "9", "2"])
+    ('2', '9', '10')
+    """
+    return order_classes(labels, numeric=all(_is_number(v) for v in labels))
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def prepare_target(series: pd.Series, task: Task | None, row_of: pd.Index) -> Target:
     """Decide the task and turn a target column (missing values already dropped) into labels.
 

@@ -29,7 +29,7 @@ def read_text_dataset(source: Path, *, name: str, target: str, text_columns: Seq
     """
     from medmaas.data._delimited import read_delimited
     from medmaas.data._encoding import decode_text
-    from medmaas.data._target import order_classes
+    from medmaas.data._target import order_labels
 
     source = Path(source)
     if not source.is_file():
@@ -53,7 +53,7 @@ def read_text_dataset(source: Path, *, name: str, target: str, text_columns: Seq
             raise InvalidInputError(f"labels {unknown} of {target!r} are not among the classes given {list(class_names)}")
         classes = tuple(class_names)
     else:
-        classes = order_classes(present, numeric=all(_is_number(v) for v in present))
+        classes = order_labels(present)
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[v] for v in labels], dtype=np.int64)
     counts = np.bincount(y, minlength=len(classes))
@@ -81,10 +81,3 @@ def deidentify_notes(notes: list[str], progress: Progress = no_progress) -> tupl
             progress(f"de-identifying notes ({i}/{len(notes)})", i / len(notes))
     return out, replaced
 
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True

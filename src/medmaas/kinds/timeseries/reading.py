@@ -250,7 +250,7 @@ def _read_long_table(source: Path, target: str, outcomes: Path | None, parameter
 def _assemble(source: Path, name: str, target: str, stays: dict[str, Stay], notes: StayNotes,
               labels: dict[str, str], vocabulary: Vocabulary, window_hours: int,
               class_names: Sequence[str] | None, missing_value: float | None) -> TimeSeriesDataset:
-    from medmaas.data._target import order_classes
+    from medmaas.data._target import order_labels
 
     warnings = notes.messages(window_hours)
     if notes.missing:
@@ -274,7 +274,7 @@ def _assemble(source: Path, name: str, target: str, stays: dict[str, Stay], note
         classes = CLASSES if target == TARGET else ("0", "1")
         mapping = dict(zip(("0", "1"), classes, strict=True))
     else:
-        classes = order_classes(present, numeric=all(_is_number(v) for v in present))
+        classes = order_labels(present)
         mapping = {c: c for c in classes}
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[mapping[v]] for v in values], dtype=np.int64)
@@ -290,10 +290,3 @@ def _assemble(source: Path, name: str, target: str, stays: dict[str, Stay], note
                       source=source.name, target=target, classes=classes, stay_ids=ids, warnings=warnings,
                       window_hours=window_hours, missing_value=missing_value)
 
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
