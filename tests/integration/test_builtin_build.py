@@ -1,11 +1,14 @@
 """The built-in models as the first start builds them: every catalog entry reads its shipped
 data, an image entry trains the image kind (here for one epoch) and answers an uploaded PNG,
-and an install without a kind's extra fails that job with a message instead of a traceback."""
+the ECG and ICU entries answer a shipped record and stay, and an install without a kind's extra fails that job with a message instead of a traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,29 +35,49 @@ def test_slow_builtins_come_after_the_tables() -> None:
     assert kinds == sorted(kinds, key=lambda k: ("tabular", "image", "signal", "timeseries", "text").index(k))
 
 
-def test_image_builtin_builds_in_production_and_answers_an_upload(tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
-
-    from medmaas.api.app import build_state, create_app
+def _build(name: str, home: Path, kind_options: dict[str, object],
+           on_step: Callable[[str, float], None] = lambda _message, _fraction: None) -> int:
+    """Build one built-in model into ``home``; its version."""
     from medmaas.builtin.build import build_one
     from medmaas.registry import Registry
     from medmaas.settings import Settings
 
+    registry = Registry.open(Settings(home=home))
+    try:
+        return build_one(builtin(name), registry, None, on_step, kind_options=kind_options)
+    finally:
+        registry.close()
+
+
+@contextlib.contextmanager
+def _served(home: Path) -> Iterator[tuple[Any, dict[str, str]]]:
+    """(TestClient, a clinician's auth header) over ``home``."""
+    from fastapi.testclient import TestClient
+
+    from medmaas.api.app import build_state, create_app
+    from medmaas.settings import Settings
+
+    settings = Settings(home=home)
+    state = build_state(settings)
+    key = state.keys.create("reader", "clinician", created_by="test")[0]
+    try:
+        with TestClient(create_app(settings, state=state)) as client:
+            yield client, {"Authorization": f"Bearer {key}"}
+    finally:
+        state.close()
+        state.registry.close()
+
+
+def test_image_builtin_builds_in_production_and_answers_an_upload(tmp_path: Path) -> None:
     model = builtin("breast-ultrasound-malignancy")
-    settings = Settings(home=tmp_path)
-    registry = Registry.open(settings)
     steps: list[str] = []
-    version = build_one(model, registry, None, lambda message, _fraction: steps.append(message),
-                        kind_options={"epochs": 1, "quantize": False})
-    registry.close()
+    version = _build(model.name, tmp_path, {"epochs": 1, "quantize": False},
+                     lambda message, _fraction: steps.append(message))
     assert version == 1
     assert any("epoch 1/1" in step for step in steps)
 
-    state = build_state(settings)
-    key = state.keys.create("reader", "clinician", created_by="test")[0]
-    with TestClient(create_app(settings, state=state)) as client:
-        detail = client.get(f"/v1/models/{model.name}/versions/production",
-                            headers={"Authorization": f"Bearer {key}"}).json()
+    with _served(tmp_path) as (client, auth):
+        detail = client.get(f"/v1/models/{model.name}/versions/production", headers=auth).json()
         assert detail["spec"]["output"]["positive_class"] == "malignant"
         assert detail["spec"]["inputs"][0]["type"] == "image"
         card = detail["card"]
@@ -67,83 +90,49 @@ def test_image_builtin_builds_in_production_and_answers_an_upload(tmp_path: Path
         png = io.BytesIO()
         Image.fromarray(test_image).save(png, format="PNG")
         answer = client.post(f"/v1/models/{model.name}/predict/file", content=png.getvalue(),
-                             headers={"Authorization": f"Bearer {key}", "Content-Type": "image/png"})
+                             headers={**auth, "Content-Type": "image/png"})
         assert answer.status_code == 200, answer.text
         prediction = answer.json()["predictions"][0]
         assert prediction["prediction"] in ("malignant", "normal-or-benign")
         assert 0.0 <= prediction["probability"] <= 1.0
-    state.close()
-    state.registry.close()
 
 
 def test_ecg_builtin_trains_on_ds1_and_answers_a_ds2_record(tmp_path: Path) -> None:
     import tarfile
 
-    from fastapi.testclient import TestClient
-
-    from medmaas.api.app import build_state, create_app
-    from medmaas.builtin.build import build_one
-    from medmaas.registry import Registry
-    from medmaas.settings import Settings
-
     model = builtin("ecg-arrhythmia-beats")
-    settings = Settings(home=tmp_path)
-    registry = Registry.open(settings)
-    version = build_one(model, registry, None, lambda _message, _fraction: None,
-                        kind_options={"epochs": 1, "quantize": False})
-    registry.close()
-    assert version == 1
+    assert _build(model.name, tmp_path, {"epochs": 1, "quantize": False}) == 1
     with tarfile.open(model.path) as archive:  # patient 233 (DS2) was never seen in training
         files = {name: archive.extractfile(name).read() for name in ("233.hea", "233.dat")}  # type: ignore[union-attr]
 
-    state = build_state(settings)
-    key = state.keys.create("reader", "clinician", created_by="test")[0]
-    with TestClient(create_app(settings, state=state)) as client:
-        card = client.get(f"/v1/models/{model.name}/versions/production",
-                          headers={"Authorization": f"Bearer {key}"}).json()["card"]
+    with _served(tmp_path) as (client, auth):
+        card = client.get(f"/v1/models/{model.name}/versions/production", headers=auth).json()["card"]
         assert card["evaluation"]["split"].startswith("inter-patient hold-out")
         assert card["training_data"]["records"] == 44  # split happens after reading
-        answer = client.post(f"/v1/models/{model.name}/predict/file", headers={"Authorization": f"Bearer {key}"},
+        answer = client.post(f"/v1/models/{model.name}/predict/file", headers=auth,
                              files=[("file", (name, data)) for name, data in files.items()])
         assert answer.status_code == 200, answer.text
         summary = answer.json()["predictions"][0]["summary"]
         assert 900 <= summary["beats"] <= 1100  # 10 minutes at ~100/min
         assert summary["counts"]["V"] > 100  # 233 has frequent ventricular ectopy
-    state.close()
-    state.registry.close()
 
 
 def test_icu_builtin_builds_and_answers_an_uploaded_stay(tmp_path: Path) -> None:
     import tarfile
 
-    from fastapi.testclient import TestClient
-
-    from medmaas.api.app import build_state, create_app
-    from medmaas.builtin.build import build_one
-    from medmaas.registry import Registry
-    from medmaas.settings import Settings
-
     model = builtin("icu-mortality-48h")
-    settings = Settings(home=tmp_path)
-    registry = Registry.open(settings)
-    assert build_one(model, registry, None, lambda _message, _fraction: None, kind_options={"epochs": 1}) == 1
-    registry.close()
+    assert _build(model.name, tmp_path, {"epochs": 1}) == 1
     with tarfile.open(model.path) as archive:
         stay = archive.extractfile("set-a/132539.txt").read()  # type: ignore[union-attr]
 
-    state = build_state(settings)
-    key = state.keys.create("reader", "clinician", created_by="test")[0]
-    with TestClient(create_app(settings, state=state)) as client:
-        card = client.get(f"/v1/models/{model.name}/versions/production",
-                          headers={"Authorization": f"Bearer {key}"}).json()["card"]
+    with _served(tmp_path) as (client, auth):
+        card = client.get(f"/v1/models/{model.name}/versions/production", headers=auth).json()["card"]
         assert card["evaluation"]["n_test"] == 800
         assert card["evaluation"]["metrics"]["auroc"]["value"] > 0.75
         answer = client.post(f"/v1/models/{model.name}/predict/file?filename=132539.txt", content=stay,
-                             headers={"Authorization": f"Bearer {key}"})
+                             headers=auth)
         assert answer.status_code == 200, answer.text
         assert 0.0 <= answer.json()["predictions"][0]["probability"] <= 1.0
-    state.close()
-    state.registry.close()
 
 
 def test_a_missing_extra_fails_that_build_with_a_message(tmp_path: Path,

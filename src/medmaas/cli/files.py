@@ -29,10 +29,14 @@ def list_files(root: Path) -> list[Path]:
 def upload_units(files: list[Path]) -> list[list[Path]]:
     """The files grouped as they would be uploaded: a WFDB header with the data files it names
     (beside it), every other file alone; annotation files of a record are left out."""
+    from medmaas.kinds.signal.waveform import parse_header
+
     units, taken = [], set()
     for header in (f for f in files if f.suffix.lower() == ".hea"):
-        lines = [ln for ln in header.read_text(encoding="latin-1").splitlines() if ln.strip() and not ln.startswith("#")]
-        named = {ln.split()[0] for ln in lines[1:] if ln.split()}
+        try:
+            named = parse_header(header.read_text(encoding="latin-1"), header.name).formats
+        except InvalidInputError:  # the decoder says what is wrong with it
+            named = {}
         data = [header.parent / n for n in sorted(named) if (header.parent / n).is_file()]
         units.append([header, *data])
         taken |= {header, *data}

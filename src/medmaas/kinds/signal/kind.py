@@ -14,7 +14,7 @@ from medmaas.bundle.spec import ExplainSpec, FeatureSpec, ModelSpec, OnnxBinding
 from medmaas.exceptions import InvalidInputError
 from medmaas.kinds.base import Batch, InferenceFn, Kind, Progress, no_progress, register_kind
 from medmaas.kinds.signal import codec
-from medmaas.kinds.signal.processing import BAND_HZ, MODEL_RATE, RR_FEATURES, WINDOW
+from medmaas.kinds.signal.processing import BAND_HZ, BEFORE, MODEL_RATE, RR_FEATURES, WINDOW
 
 if TYPE_CHECKING:
     from typing import Self
@@ -215,7 +215,7 @@ class SignalKind(Kind):
         ds = _beats(dataset)
         records = [{"recording": i, "lead": ds.lead, "sampling_rate": float(MODEL_RATE),
                     "seconds": WINDOW / MODEL_RATE, "source": "dataset", "beats_at_edges_skipped": 0,
-                    "notes": [], "peaks": np.array([48])} for i in range(ds.n_samples)]
+                    "notes": [], "peaks": np.array([BEFORE])} for i in range(ds.n_samples)]
         return Batch(feeds={"beat": ds.windows.astype(np.float32), "rhythm": ds.rhythm.astype(np.float32)},
                      n=ds.n_samples, records=records, warnings=[[] for _ in range(ds.n_samples)])
 

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -98,13 +99,12 @@ def read_wfdb(files: Mapping[str, bytes], header_name: str) -> Recording:
     """A WFDB record from its header and data files (names as the header gives them)."""
     import wfdb
 
-    header = _decode_header(files[header_name], header_name)
-    expected, fs = _expected_sizes(header, header_name)
-    n_declared = next(iter(expected.values()))[1]
-    if fs and n_declared:  # before anything is read: a 10-hour record is refused by its header
-        check_duration(n_declared, fs, header_name)
+    header = files[header_name].decode("latin-1")  # latin-1 decodes any byte
+    declared = parse_header(header, header_name)
+    if declared.fs and declared.n_samples:  # before anything is read: a 10-hour record is refused by its header
+        check_duration(declared.n_samples, declared.fs, header_name)
     by_base = {Path(n).name: data for n, data in files.items()}
-    for file_name, (size, n_samples) in expected.items():
+    for file_name, size in _expected_sizes(declared).items():
         if file_name not in by_base:
             raise InvalidInputError(f"{header_name} names the data file {file_name!r}, which was not uploaded; "
                                     "send the header together with its data files")
@@ -112,12 +112,12 @@ def read_wfdb(files: Mapping[str, bytes], header_name: str) -> Recording:
         if size is not None and got != size:
             held = "fewer" if got < size else "more"
             raise InvalidInputError(
-                f"{file_name} holds {got} bytes but {header_name} declares {n_samples} samples "
+                f"{file_name} holds {got} bytes but {header_name} declares {declared.n_samples} samples "
                 f"({size} bytes): the data file has {held} samples than its header says")
     record_name = header.split()[0].split("/")[0]
     with tempfile.TemporaryDirectory(prefix="medmaas-wfdb-") as tmp:
         (Path(tmp) / f"{record_name}.hea").write_text(header, encoding="latin-1")
-        for file_name in expected:
+        for file_name in declared.formats:
             (Path(tmp) / Path(file_name).name).write_bytes(by_base[file_name])
         try:
             record = wfdb.rdrecord(str(Path(tmp) / record_name), physical=True)
@@ -194,16 +194,17 @@ def read_csv(data: bytes, where: str, sampling_rate: float | None) -> Recording:
                      source="csv")
 
 
-def _decode_header(data: bytes, where: str) -> str:
-    try:
-        return data.decode("latin-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
-        raise InvalidInputError(f"{where}: not a text header") from None
+class Header(NamedTuple):
+    """What a WFDB header declares: the rate, the samples per signal, and each data file's
+    storage formats (one per signal it holds)."""
+
+    fs: float | None
+    n_samples: int
+    formats: dict[str, list[str]]
 
 
-def _expected_sizes(header: str, where: str) -> tuple[dict[str, tuple[int | None, int]], float | None]:
-    """For each data file the header names: its expected size in bytes (None for formats not
-    checked here) and the samples per signal; and the header's sampling rate."""
+def parse_header(header: str, where: str) -> Header:
+    """The record line and signal lines of a WFDB header (comments skipped)."""
     lines = [line for line in header.splitlines() if line.strip() and not line.startswith("#")]
     if not lines:
         raise InvalidInputError(f"{where}: the header is empty")
@@ -217,21 +218,26 @@ def _expected_sizes(header: str, where: str) -> tuple[dict[str, tuple[int | None
                                 f"{lines[0][:80]!r}") from None
     if len(lines) < 1 + n_signals:
         raise InvalidInputError(f"{where}: the header declares {n_signals} signals but describes {len(lines) - 1}")
-    per_file: dict[str, list[str]] = {}
+    formats: dict[str, list[str]] = {}
     for line in lines[1:1 + n_signals]:
         parts = line.split()
         if len(parts) < 2:
             raise InvalidInputError(f"{where}: signal line {line[:80]!r} names no file and format")
-        per_file.setdefault(parts[0], []).append(parts[1])
-    sizes: dict[str, tuple[int | None, int]] = {}
-    for file_name, formats in per_file.items():
+        formats.setdefault(parts[0], []).append(parts[1])
+    return Header(fs=fs, n_samples=n_samples, formats=formats)
+
+
+def _expected_sizes(header: Header) -> dict[str, int | None]:
+    """Each data file's expected size in bytes (None for formats not checked here)."""
+    sizes: dict[str, int | None] = {}
+    for file_name, formats in header.formats.items():
         base, _, offset = formats[0].partition("+")
         per_sample = _BYTES_PER_SAMPLE.get(base.split("x")[0].split(":")[0])
-        if per_sample is None or n_samples == 0 or len(set(formats)) != 1:
-            sizes[file_name] = (None, n_samples)
+        if per_sample is None or header.n_samples == 0 or len(set(formats)) != 1:
+            sizes[file_name] = None
             continue
-        sizes[file_name] = (int(offset or 0) + math.ceil(n_samples * len(formats) * per_sample), n_samples)
-    return sizes, fs
+        sizes[file_name] = int(offset or 0) + math.ceil(header.n_samples * len(formats) * per_sample)
+    return sizes
 
 
 def _check_unpacked_size(size: int, where: str) -> None:
