@@ -102,7 +102,7 @@ def serve(home: Path, **settings: object) -> Iterator[tuple[object, dict[str, st
     from medmaas.api.app import build_state, create_app
     from medmaas.settings import Settings
 
-    config = Settings(home=home, max_body_bytes=1024 * 1024, **settings)  # type: ignore[arg-type]
+    config = Settings(home=home, **{"max_body_bytes": 1024 * 1024, **settings})  # type: ignore[arg-type]
     state = build_state(config)
     keys = {
         role: state.keys.create(f"{role}-key", role, created_by="test")[0]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from medmaas.exceptions import (
     AuthenticationError,
@@ -50,13 +51,16 @@ class Client:
         response = self._http.request(method, path, **kwargs)
         if response.status_code >= 400:
             try:
-                message = response.json().get("error", response.text)
+                body = response.json()
             except ValueError:
-                message = response.text
+                body = {}
+            # medmaas and V2 errors say {"error": ...}; FHIR routes answer an OperationOutcome.
+            issues = body.get("issue") or [{}]
+            message = body.get("error") or issues[0].get("diagnostics") or response.text
             raise _ERRORS.get(response.status_code, MedmaasError)(f"{response.status_code}: {message}")
         if response.status_code == 204 or not response.content:
             return None
-        if response.headers.get("content-type", "").startswith("application/json"):
+        if response.headers.get("content-type", "").startswith(("application/json", "application/fhir+json")):
             return response.json()
         return response.content
 
@@ -115,6 +119,17 @@ class Client:
         files = [("file", (Path(p).name, Path(p).read_bytes())) for p in paths]
         return self._call("POST", f"/v1/models/{name}/{route}/file", params=params,  # type: ignore[no-any-return]
                           files=files)
+
+    def predict_fhir(self, name: str, bundle: dict[str, Any] | Path | str, *, version: str | int | None = None,
+                     at: str | None = None, explain: bool = True) -> dict[str, Any]:
+        """A FHIR R4 RiskAssessment for one patient's Bundle (a dict, or a .json file);
+        ``at`` is the prediction time (FHIR dateTime), default now."""
+        content = Path(bundle).read_bytes() if isinstance(bundle, Path | str) else orjson.dumps(bundle)
+        params = {"model": name, "explain": str(explain).lower()}
+        params |= {"version": str(version)} if version is not None else {}
+        params |= {"at": at} if at is not None else {}
+        return self._call("POST", "/fhir/r4/RiskAssessment/$predict", params=params,  # type: ignore[no-any-return]
+                          content=content, headers={"Content-Type": "application/fhir+json"})
 
     # ---- keys, audit, jobs ------------------------------------------------------------
     def create_key(self, name: str, role: str) -> dict[str, Any]:

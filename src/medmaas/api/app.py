@@ -1,4 +1,5 @@
-"""The application factory: one process serving REST (and later FHIR, V2 and the dashboard)."""
+"""The application factory: one process serving REST, the V2 inference protocol (and later FHIR
+and the dashboard)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from medmaas import __version__
 from medmaas.api import errors
 from medmaas.api.dataplane import DataPlane
 from medmaas.api.middleware import ServiceMiddleware
-from medmaas.api.routes import admin, deid, entities, health, models, predict
+from medmaas.api.routes import admin, deid, entities, fhir, health, models, predict
 from medmaas.api.state import AppState
 from medmaas.settings import Settings
 
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
     for router in (health.router, models.router, predict.router, deid.router, entities.router,
-                   admin.router):
+                   admin.router, fhir.router):
         app.include_router(router)
     app.state.settings = settings
     tls = settings.tls_certfile is not None

@@ -52,6 +52,7 @@ def build_one(model: BuiltinModel, registry: Registry, audit: AuditLog | None,
     """
     from medmaas.audit import AuditEvent
     from medmaas.data.units import BUILTIN_COLUMN_INFO
+    from medmaas.fhir.maps import read_map
     from medmaas.training.train import TrainOptions, train_model
 
     dataset = _read(model)
@@ -63,6 +64,7 @@ def build_one(model: BuiltinModel, registry: Registry, audit: AuditLog | None,
         limitations=list(model.limitations), description=model.description, benchmarks=benchmarks,
         units=BUILTIN_COLUMN_INFO.get(model.path.stem), kind_options={**model.kind_options, **(kind_options or {})},
         candidates=list(model.candidates) or None,
+        fhir=read_map(model.path.parent / model.fhir_map) if model.fhir_map else None,
     )
     result = train_model(dataset, name=model.name, options=options, registry=registry, actor=ACTOR,
                          progress=progress)

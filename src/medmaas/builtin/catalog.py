@@ -31,6 +31,8 @@ class BuiltinModel:
     text_columns: tuple[str, ...] = ()
     #: the candidates compared (default: all the kind offers); keeps a first start short
     candidates: tuple[str, ...] = ()
+    #: tables only: a FHIR map (builtin/data/*.fhir.json) so FHIR Bundles can be scored
+    fhir_map: str = ""
 
     @property
     def path(self) -> Path:
@@ -60,6 +62,7 @@ BUILTINS: tuple[BuiltinModel, ...] = (
         file="heart_failure.csv",
         target="DEATH_EVENT",
         drop=("time",),
+        fhir_map="heart_failure.fhir.json",
         description="Death during follow-up of patients with heart failure (Faisalabad, 2015).",
         intended_use=(
             "Research on mortality risk stratification in heart failure with reduced ejection "
@@ -74,6 +77,9 @@ BUILTINS: tuple[BuiltinModel, ...] = (
                   "without the follow-up time feature",
         limitations=(
             "The follow-up time column is excluded: it is known only after the outcome and would leak it.",
+            "From FHIR, anaemia, diabetes and high blood pressure are read as active Conditions (SNOMED); the "
+            "study recorded them at enrolment by its own definitions (anaemia: haematocrit below 36%). Ejection "
+            "fraction and CPK are rarely in a FHIR record and are then imputed.",
             "299 patients from one hospital in Pakistan; the outcome has no fixed horizon.",
         ),
     ),

@@ -15,6 +15,46 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class FhirCode(_Strict):
+    system: str = Field(description="e.g. http://loinc.org or http://snomed.info/sct")
+    code: str
+    display: str | None = None
+
+
+class FhirSource(_Strict):
+    """Where a feature comes from in a FHIR R4 Bundle: the same mapping builds the training
+    table (``medmaas train --fhir``) and each served request, so the two cannot disagree."""
+
+    resource: Literal["Patient", "Observation", "Condition"]
+    #: Observation or Condition: any of these codes (an Observation's component codes count too:
+    #: systolic blood pressure is a component of the blood-pressure panel)
+    codes: list[FhirCode] = Field(default_factory=list)
+    #: Patient only: age in years at the prediction time, or administrative sex
+    attribute: Literal["age", "sex"] | None = None
+    #: the UCUM unit the model was trained in; quantities in other units are converted
+    unit: str | None = None
+    #: how the observations in the look-back window become one value; ``present`` (Conditions):
+    #: 1 when the condition is active at the prediction time, else 0
+    aggregation: Literal["last", "first", "min", "max", "mean", "count", "present"] = "last"
+    #: days before the prediction time that count; None: the whole record
+    lookback_days: float | None = Field(default=None, gt=0)
+    #: coded values (sex, or an Observation's valueCodeableConcept code) -> the feature's value
+    values: dict[str, float | str] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FhirSource:
+        if self.resource == "Patient":
+            if self.attribute is None:
+                raise ValueError("a Patient source needs attribute 'age' or 'sex'")
+        elif not self.codes:
+            raise ValueError(f"an {self.resource} source needs at least one code")
+        if self.resource == "Condition" and self.aggregation not in ("present", "count"):
+            raise ValueError("a Condition source aggregates by 'present' or 'count'")
+        if self.resource == "Observation" and self.aggregation == "present":
+            raise ValueError("'present' is for Conditions; an Observation source counts with 'count'")
+        return self
+
+
 class FeatureSpec(_Strict):
     """One input field of a model as a caller sees it."""
 
@@ -28,7 +68,7 @@ class FeatureSpec(_Strict):
     categories: list[str] | None = None
     # Missing values are imputed as in training; `required` features must be present.
     required: bool = False
-    fhir: dict[str, str] | None = Field(default=None, description="e.g. {'system': 'http://loinc.org', 'code': '2339-0'}")
+    fhir: FhirSource | None = Field(default=None, description="where the feature is read from a FHIR R4 Bundle")
     shape: list[int] | None = Field(default=None, description="image inputs: [channels, *spatial size] of one sample; signal inputs: samples per window")
 
 
@@ -41,6 +81,8 @@ class OutputSpec(_Strict):
     positive_class: str | None = None
     threshold: float | None = Field(default=None, description="decision threshold on P(positive) for binary models")
     unit: str | None = None
+    fhir: FhirCode | None = Field(default=None, description="the outcome's code in a FHIR RiskAssessment "
+                                  "(e.g. SNOMED 419620001 death)")
 
 
 class OnnxBinding(_Strict):

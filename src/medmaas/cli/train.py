@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from medmaas.cli.context import Context, console, print_json
+from medmaas.cli.fhir import predict_fhir
 from medmaas.cli.files import decode_files
 from medmaas.cli.progress import progress_bar
 from medmaas.exceptions import InvalidInputError
@@ -19,12 +20,12 @@ TASKS = ("classification", "regression")
 
 def train(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Argument(help="tabular: a CSV or Parquet file, one row per patient; "
+    data: Annotated[Path | None, typer.Argument(help="tabular: a CSV or Parquet file, one row per patient; "
                                           "image: a MedMNIST .npz, a folder of class folders, or a CSV of path,label; "
                                           "text: a CSV or TSV with a text column; signal: a folder or archive of "
                                           "annotated WFDB records; timeseries: a PhysioNet 2012 .tar.gz or folder, or "
-                                          "a long-table CSV")],
-    name: Annotated[str, typer.Option(help="model name, e.g. sepsis-risk")],
+                                          "a long-table CSV; none with --fhir")] = None,
+    name: Annotated[str, typer.Option(help="model name, e.g. sepsis-risk")] = "",
     target: Annotated[str | None, typer.Option(help="the column to predict (tabular, text); the label's name (image)")] = None,
     kind: Annotated[str, typer.Option(help="tabular, image, text, signal (ECG beats) or timeseries (ICU stays)")] = "tabular",
     task: Annotated[str | None, typer.Option(help="classification or regression (default: inferred)")] = None,
@@ -54,17 +55,31 @@ def train(
     lead: Annotated[str, typer.Option(help="signal: the ECG lead to read")] = "MLII",
     outcomes: Annotated[Path | None, typer.Option(help="timeseries: the outcomes file (default: the one in the "
                                                        "archive or folder)")] = None,
+    fhir: Annotated[Path | None, typer.Option(help="a folder of FHIR R4 Bundles, one patient each: the table is "
+                                                   "read through --fhir-map")] = None,
+    fhir_map: Annotated[Path | None, typer.Option(help="with --fhir: a JSON map of features to FHIR codes (default: "
+                                                       "age, sex, vital signs and common labs by LOINC)")] = None,
+    label_condition: Annotated[str | None, typer.Option(help="with --fhir: the condition to predict, a SNOMED CT code "
+                                                             "(e.g. 44054006) or system|code")] = None,
 ) -> None:
     """Train, evaluate and register a model from a table, a set of images or a set of notes."""
     from medmaas.audit import AuditEvent
+    from medmaas.fhir.table import INDEX_TIME_LIMITATION
     from medmaas.kinds import get_kind
     from medmaas.training.train import TrainOptions, train_model
 
     c: Context = ctx.obj
     if task is not None and task not in TASKS:
         raise InvalidInputError(f"--task must be one of {', '.join(TASKS)}; got {task!r}")
+    if not name:
+        raise InvalidInputError("--name is required: the model's name, e.g. sepsis-risk")
+    if (data is None) == (fhir is None):
+        raise InvalidInputError("give the training data: a file or folder, or --fhir with a folder of Bundles")
     kind_options: dict[str, object] = {}
-    if kind == "image":
+    fhir_options = None
+    if fhir is not None:
+        dataset, fhir_options = _read_fhir(fhir, fhir_map, label_condition, name, folds, as_json)
+    elif kind == "image":
         if init_from is not None:
             kind_options["init_from"] = c.registry.bundle_path(c.registry.resolve(init_from))
         kind_options |= {"epochs": epochs or 40, "quantize": quantize, "members": members}
@@ -100,7 +115,8 @@ def train(
             console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     options = TrainOptions(candidates=candidates.split(",") if candidates else None, cv_folds=folds,
                            test_size=test_size, select_k=select_k, seed=seed, n_boot=bootstrap,
-                           kind=kind, kind_options=kind_options)
+                           kind=kind, kind_options=kind_options, fhir=fhir_options,
+                           limitations=[INDEX_TIME_LIMITATION] if fhir_options else [])
     with progress_bar(f"training {name}", enabled=not as_json) as progress:
         result = train_model(dataset, name=name, options=options, registry=c.registry, actor=c.actor,
                              progress=progress)
@@ -119,6 +135,28 @@ def train(
     console.print(f"promote it with: medmaas models promote {name} {result.version} --stage production")
 
 
+def _read_fhir(folder: Path, map_file: Path | None, label: str | None, name: str, folds: int,
+               as_json: bool) -> tuple[object, object]:
+    """The training table built from a folder of Bundles, and the map (with the label's code as
+    the outcome) to store in the model's spec."""
+    from medmaas.data.tabular import build_tabular_dataset
+    from medmaas.fhir.maps import default_map, read_map
+    from medmaas.fhir.table import label_code, read_folder
+
+    if label is None:
+        raise InvalidInputError("--fhir needs --label-condition: the condition to predict, e.g. 44054006")
+    code = label_code(label)
+    fhir_map = read_map(map_file) if map_file else default_map()
+    with progress_bar(f"reading {folder.name}", enabled=not as_json) as reading:
+        table = read_folder(folder, fhir_map, code, progress=reading)
+    if not as_json:
+        for note in table.skipped:
+            console.print(f"[yellow]skipped[/yellow] {note}", highlight=False)
+    dataset = build_tabular_dataset(table.frame, table.target, name=name, source=f"{folder.name} (FHIR)",
+                                    task="classification", cv_folds=folds)
+    return dataset, fhir_map.model_copy(update={"outcome": code})
+
+
 def _print_metrics(card: dict) -> None:  # type: ignore[type-arg]
     table = Table(title="hold-out metrics (95% bootstrap CI)")
     table.add_column("metric")
@@ -135,17 +173,21 @@ def _print_metrics(card: dict) -> None:  # type: ignore[type-arg]
 def predict(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="model name")],
-    input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of patients; for an image "
+    input: Annotated[Path | None, typer.Option("--input", "-i", help="CSV or Parquet of patients; for an image "
                                         "model a file (DICOM, NIfTI, PNG, JPEG) or a folder of them; for a text "
                                         "model a CSV with a 'text' column, a .txt note or a folder of them; for "
                                         "an ECG model a WFDB header (.hea, its data files beside it), an EDF, a "
-                                        "CSV of samples or a folder of them")],
+                                        "CSV of samples or a folder of them")] = None,
     version: Annotated[str | None, typer.Option(help="version, stage or alias (default: production, else latest)")] = None,
     output: Annotated[Path | None, typer.Option(help="write predictions to this CSV")] = None,
     explain: Annotated[bool, typer.Option(help="add the top contributions per row")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help="KEY=VALUE for the model's file "
                                                      "reader, e.g. sampling_rate=360 for an ECG CSV")] = None,
+    fhir: Annotated[Path | None, typer.Option(help="a FHIR R4 Bundle of one patient, or a folder of them: each "
+                                                   "answered as a RiskAssessment")] = None,
+    at: Annotated[str | None, typer.Option(help="with --fhir: the prediction time (default: now); later "
+                                                "resources are ignored")] = None,
 ) -> None:
     """Predict for every row of a file with a registered model (runs locally through ONNX)."""
     import pandas as pd
@@ -158,6 +200,12 @@ def predict(
     ref = int(version) if version and version.isdigit() else version
     info = c.registry.resolve(name, ref)
     model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
+    if (input is None) == (fhir is None):
+        raise InvalidInputError("give what to predict for: --input FILE, or --fhir BUNDLE")
+    if fhir is not None:
+        predict_fhir(c, model, fhir, at=at, explain=explain, output=output, as_json=as_json)
+        return
+    assert input is not None
     failed: list[dict[str, str]] = []
     options = _key_values(option or [])
     if input.is_dir() or model.spec.inputs[0].type in ("image", "signal") or input.suffix.lower() == ".txt":

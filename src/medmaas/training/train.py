@@ -19,6 +19,8 @@ from medmaas.bundle.card import CandidateResult, ModelCard
 from medmaas.bundle.writer import library_versions, write_bundle_files
 from medmaas.data.dataset import Dataset
 from medmaas.exceptions import IntegrityError
+from medmaas.fhir.maps import FhirMap
+from medmaas.fhir.maps import attach as attach_fhir_map
 from medmaas.kinds.base import Kind, Progress, get_kind, no_progress
 from medmaas.training.variants import compare_variants
 
@@ -62,6 +64,8 @@ class TrainOptions:
     benchmarks: list[str] = field(default_factory=list)
     description: str = ""
     units: dict[str, dict[str, str]] | None = None
+    #: where each feature is read from a FHIR Bundle (written into spec.json for serving)
+    fhir: FhirMap | None = None
     #: settings only one kind understands (an image model's epochs, a model to start from, ...)
     kind_options: dict[str, Any] = field(default_factory=dict)
 
@@ -119,6 +123,8 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
         progress("exporting to ONNX", 0.8)
         spec = kind.export(bundle, train)
         spec = spec.model_copy(update={"versions": library_versions()})
+        if options.fhir is not None:
+            spec = attach_fhir_map(spec, options.fhir)
         (bundle / "spec.json").write_text(spec.model_dump_json(indent=2))
         # Parity is checked on model.onnx, the full-precision graph; variants (int8) are
         # compared on quality and speed below and served only if they keep the quality.
