@@ -1,11 +1,17 @@
 """Read one patient's FHIR R4 Bundle: parse, check the envelope, validate what is read.
 
+Parsing is lazy (simdjson): a Synthea Bundle is 1-3 MB, mostly claims and billing a model never
+reads, and building Python objects for all of it costs 5-13 ms here. simdjson checks the whole
+document's JSON in about a millisecond and only the Patient, the Conditions and the wanted
+Observations become Python objects.
+
 Validation uses fhir.resources' R4B models (R4B shares R4's resource shapes for Patient,
 Observation and Condition; the package's default models are R5). Validating a whole Synthea
-Bundle (claims, billing, care plans) costs 75-390 ms here; medmaas validates the envelope, the
-Patient, every Condition and each Observation whose value it reads (``mapping``), so whatever
-shapes a prediction has been validated and a typical round trip stays near 10 ms.
-``strict=True`` validates every entry (``?validate=full`` on the route).
+Bundle costs 40-700 ms here (``python -m benchmarks.interop.fhir``); medmaas validates the
+envelope, the Patient, the Conditions a model reads and each Observation whose value it reads
+(``mapping``), so whatever shapes a prediction has been validated; every Condition's status
+is checked for the plain codes of STU3 and DSTU2. ``strict=True`` validates
+every entry (``?validate=full`` on the route).
 """
 
 from __future__ import annotations
@@ -16,12 +22,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import orjson
+import simdjson
 
 from medmaas.exceptions import SchemaError
 
 #: Bundle types that carry data (a transaction from an EHR export, a collection, a search result)
 BUNDLE_TYPES = frozenset({"transaction", "collection", "searchset", "batch"})
+_OBJECT = (dict, simdjson.Object)
 
 
 @dataclass(frozen=True)
@@ -51,12 +58,13 @@ Code = tuple[str, str]
 
 def read_bundle(body: bytes | dict[str, Any], wanted: Iterable[Code] = (), *,
                 strict: bool = False) -> PatientRecord:
-    """The Patient, Conditions and wanted Observations of a Bundle; SchemaError naming the
-    entry and the problem otherwise. ``wanted``: (system, code) pairs a mapping reads."""
-    bundle = _parse(body)
+    """The Patient and the wanted Observations and Conditions of a Bundle; SchemaError naming
+    the entry and the problem otherwise. ``wanted``: (system, code) pairs a mapping reads."""
+    # A parser per call: simdjson's proxies must not outlive their parser's next document.
+    bundle = _document(body, simdjson.Parser())
     _check_envelope(bundle, strict)
-    entries = list(_entries(bundle))
-    patients = [e for e in entries if e.resource.get("resourceType") == "Patient"]
+    entries, known = _entries(bundle, frozenset(wanted), strict)
+    patients = [e for e in entries if e.resource["resourceType"] == "Patient"]
     if not patients:
         raise SchemaError("the Bundle holds no Patient; send one patient's Patient with their Observations "
                           "and Conditions")
@@ -65,36 +73,35 @@ def read_bundle(body: bytes | dict[str, Any], wanted: Iterable[Code] = (), *,
         raise SchemaError(f"the Bundle holds {len(patients)} Patients (entries {where}); send one patient per Bundle")
     record = PatientRecord(patient=patients[0])
     names = _names_of(record.patient)
-    wanted = frozenset(wanted)
     for entry in entries:
-        kind = entry.resource.get("resourceType")
+        kind = entry.resource["resourceType"]
         if kind == "Condition":
             record.conditions.append(entry)
-            validate(entry)  # few per patient, and where STU3 data shows itself
-        elif kind == "Observation" and (strict or _has_code(entry.resource, wanted)):
+            validate(entry)  # a few per patient
+        elif kind == "Observation":
             # Validated by the mapping once chosen (a patient has hundreds; a model reads a few).
             record.observations.append(entry)
         if kind in ("Condition", "Observation"):
-            _check_subject(entry, names, entries)
+            _check_subject(entry, names, known)
     validate(record.patient)
     if strict:
         for entry in entries:
-            if entry.resource.get("resourceType") != "Condition":
+            if entry.resource["resourceType"] != "Condition":
                 validate(entry)
     return record
 
 
-def _parse(body: bytes | dict[str, Any]) -> dict[str, Any]:
+def _document(body: bytes | dict[str, Any], parser: Any) -> Any:
     if isinstance(body, dict):
-        data = body
+        data: Any = body
     else:
         if not body:
             raise SchemaError("the request body is empty; send a FHIR R4 Bundle as JSON")
         try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise SchemaError(f"the body is not JSON: {exc}") from None
-    if not isinstance(data, dict) or "resourceType" not in data:
+            data = parser.parse(body)
+        except ValueError as exc:
+            raise SchemaError(f"the body is not JSON: {str(exc).split(':')[-1].strip()}") from None
+    if not isinstance(data, _OBJECT) or "resourceType" not in data:
         raise SchemaError("the body is not a FHIR resource (no 'resourceType'); send a FHIR R4 Bundle")
     if data["resourceType"] != "Bundle":
         raise SchemaError(f"expected a FHIR Bundle; got a {data['resourceType']!r}: wrap the Patient and their "
@@ -102,35 +109,61 @@ def _parse(body: bytes | dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _check_envelope(bundle: dict[str, Any], strict: bool) -> None:
+def _plain(value: Any) -> Any:
+    """A simdjson proxy as Python objects (dicts and lists pass through)."""
+    if isinstance(value, simdjson.Object):
+        return value.as_dict()
+    if isinstance(value, simdjson.Array):
+        return value.as_list()
+    return value
+
+
+def _check_envelope(bundle: Any, strict: bool) -> None:
     kind = bundle.get("type")
     if kind not in BUNDLE_TYPES:
         raise SchemaError(f"Bundle.type {kind!r} carries no patient data; use one of {', '.join(sorted(BUNDLE_TYPES))}")
-    if not isinstance(bundle.get("entry"), list):
+    if not isinstance(bundle.get("entry"), list | simdjson.Array):
         raise SchemaError("the Bundle has no 'entry' list")
-    if strict:
-        return  # the whole Bundle is validated resource by resource, then as a whole
     # The envelope without its entries (validating 300 entry shells costs ~20 ms): catches
     # R5-only Bundle elements; each entry read is validated as its resource.
-    _validate_as("Bundle", {k: v for k, v in bundle.items() if k != "entry"}, "the Bundle")
+    _validate_as("Bundle", {k: _plain(bundle[k]) for k in bundle if k != "entry"}, "the Bundle")
 
 
-def _entries(bundle: dict[str, Any]) -> Iterator[Entry]:
+def _entries(bundle: Any, wanted: frozenset[Code], strict: bool) -> tuple[list[Entry], frozenset[str]]:
+    """The entries a model reads, as Python objects, and the references of every entry."""
+    read: list[Entry] = []
+    known: set[str] = set()
     for index, item in enumerate(bundle["entry"]):
-        if not isinstance(item, dict):
+        if not isinstance(item, _OBJECT):
             raise SchemaError(f"entry {index} is not an object")
         resource = item.get("resource")
         if resource is None:
             continue  # a transaction-response entry without a resource carries nothing to read
-        if not isinstance(resource, dict) or "resourceType" not in resource:
+        if not isinstance(resource, _OBJECT) or not isinstance(resource.get("resourceType"), str):
             raise SchemaError(f"entry {index}: the resource has no 'resourceType'")
-        ref = item.get("fullUrl") or f"{resource['resourceType']}/{resource.get('id', index)}"
-        yield Entry(index, ref, resource)
+        kind = resource["resourceType"]
+        full_url = item.get("fullUrl")
+        ref = full_url if isinstance(full_url, str) and full_url else f"{kind}/{resource.get('id', index)}"
+        known.update((ref, f"{kind}/{resource.get('id')}"))
+        if kind == "Condition":
+            _check_condition_version(resource, index)
+        if strict or kind == "Patient" or (kind in ("Observation", "Condition") and _has_code(resource, wanted)):
+            read.append(Entry(index, ref, _plain(resource)))
+    return read, frozenset(known)
+
+
+def _check_condition_version(condition: Any, index: int) -> None:
+    """STU3 and DSTU2 write a Condition's status as a plain code, R4 as a CodeableConcept: a
+    check on every Condition, read or not, so an older Bundle is refused instead of misread."""
+    for element in ("clinicalStatus", "verificationStatus"):
+        if isinstance(condition.get(element), str):
+            raise SchemaError(f"entry {index} (Condition/{condition.get('id', '?')}) is not valid FHIR R4: "
+                              f"{element}: must be a CodeableConcept; got {json.dumps(condition.get(element))} "
+                              "(a plain code here is the form of FHIR STU3 and DSTU2)")
 
 
 def _names_of(entry: Entry) -> frozenset[str]:
-    """Every reference string that points at this entry: its fullUrl, Type/id and the
-    fullUrl's tail (an absolute URL ending in Patient/123)."""
+    """Every reference string that points at this entry: its fullUrl and Type/id."""
     resource = entry.resource
     names = {entry.ref}
     if "id" in resource:
@@ -138,35 +171,46 @@ def _names_of(entry: Entry) -> frozenset[str]:
     return frozenset(names)
 
 
-def _check_subject(entry: Entry, patient_names: frozenset[str], entries: list[Entry]) -> None:
+def _check_subject(entry: Entry, patient_names: frozenset[str], known: frozenset[str]) -> None:
     subject = entry.resource.get("subject")
     reference = subject.get("reference") if isinstance(subject, dict) else None
-    if reference is None or reference in patient_names or reference.endswith(tuple("/" + n for n in patient_names if "/" in n and not n.startswith(("urn:", "http")))):
+    if reference is None or reference in patient_names:
         return
-    known = any(reference in _names_of(other) for other in entries)
-    if not known:
-        raise SchemaError(f"{entry.label}: subject refers to {reference!r}, which is not in the Bundle")
-    raise SchemaError(f"{entry.label}: subject refers to {reference!r}, which is not the Bundle's Patient")
+    # An absolute URL ending in Patient/<id> (a server's base in front) is the same patient.
+    if any(reference.endswith("/" + name) for name in patient_names if name.startswith("Patient/")):
+        return
+    where = "not the Bundle's Patient" if reference in known else "not in the Bundle"
+    raise SchemaError(f"{entry.label}: subject refers to {reference!r}, which is {where}")
 
 
-def _has_code(resource: dict[str, Any], wanted: frozenset[Code]) -> bool:
+def _has_code(resource: Any, wanted: frozenset[Code]) -> bool:
+    # Runs on every Observation and Condition of the Bundle: plain loops, no generators.
     if not wanted:
         return False
-    return any((c.get("system"), c.get("code")) in wanted for c in codings(resource))
+    concepts = [resource.get("code")]
+    for component in resource.get("component") or ():
+        if isinstance(component, _OBJECT):
+            concepts.append(component.get("code"))
+    for concept in concepts:
+        if isinstance(concept, _OBJECT):
+            for coding in concept.get("coding") or ():
+                if isinstance(coding, _OBJECT) and (coding.get("system"), coding.get("code")) in wanted:
+                    return True
+    return False
 
 
-def codings(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def codings(resource: Any) -> Iterator[Any]:
     """The codings of a resource's code and of its components' codes."""
     yield from _codings(resource.get("code"))
     for component in resource.get("component") or ():
-        if isinstance(component, dict):
+        if isinstance(component, _OBJECT):
             yield from _codings(component.get("code"))
 
 
-def _codings(concept: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(concept, dict):
+def _codings(concept: Any) -> Iterator[Any]:
+    if isinstance(concept, _OBJECT):
         for coding in concept.get("coding") or ():
-            if isinstance(coding, dict):
+            if isinstance(coding, _OBJECT):
                 yield coding
 
 

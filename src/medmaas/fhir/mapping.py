@@ -41,9 +41,8 @@ class Extraction:
 
 
 def wanted_codes(features: Iterable[FeatureSpec]) -> set[tuple[str, str]]:
-    """The (system, code) pairs of the Observations a model reads."""
-    return {(c.system, c.code) for f in features if f.fhir and f.fhir.resource == "Observation"
-            for c in f.fhir.codes}
+    """The (system, code) pairs of the Observations and Conditions a model reads."""
+    return {(c.system, c.code) for f in features if f.fhir for c in f.fhir.codes}
 
 
 def mapped(features: Sequence[FeatureSpec]) -> list[FeatureSpec]:

@@ -54,7 +54,7 @@ def read_folder(folder: Path, fhir_map: FhirMap, label: FhirCode,
     if not files:
         raise DataError(f"{folder}: no FHIR Bundles (*.json) found; give a folder with one patient's Bundle per file")
     features = fhir_map.specs()
-    wanted = wanted_codes(features)
+    wanted = wanted_codes(features) | {(label.system, label.code)}  # the label is a Condition to find
     target = f"condition_{label.code}"
     rows: list[dict[str, object]] = []
     skipped: list[str] = []

@@ -56,7 +56,7 @@ async def predict_risk(
     fhir = await predicting.in_thread(lambda: bundle_request(loaded.spec, body, when, strict=validate == "full"))
     batch = loaded.decode(fhir.payload)
     answer = await predicting.answer(state, principal, loaded, batch, explain=explain, top_k=5,
-                                     request_id=request.state.request_id,
+                                     encode_on_loop=True, request_id=request.state.request_id,
                                      input_sha256=hashlib.sha256(body).hexdigest())
     prediction = answer["predictions"][0]
     resource = risk_assessment(name=loaded.name, version=loaded.version, spec=loaded.spec, prediction=prediction,
