@@ -17,11 +17,7 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +25,8 @@ from typing import Any
 
 import httpx
 import orjson
+
+from benchmarks.interop.live import percentiles, served_builtin
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data" / "fhir" / "r4"
@@ -46,36 +44,6 @@ def _bundles() -> tuple[list[Path], str]:
 def _last_time(bundle: dict[str, Any]) -> str:
     return max(e["resource"]["effectiveDateTime"] for e in bundle["entry"]
                if e["resource"]["resourceType"] == "Observation" and "effectiveDateTime" in e["resource"])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _medmaas(home: Path, *args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "medmaas.cli.main", "--home", str(home), *args],
-                          check=True, capture_output=True, text=True).stdout
-
-
-def _build(home: Path) -> None:
-    from medmaas.builtin.build import build_one
-    from medmaas.builtin.catalog import builtin
-    from medmaas.registry import Registry
-    from medmaas.settings import Settings
-
-    registry = Registry.open(Settings(home=home))
-    try:
-        build_one(builtin(MODEL), registry, None, lambda _m, _f: None)
-    finally:
-        registry.close()
-
-
-def _percentiles(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    return {"p50_ms": round(statistics.median(ordered) * 1e3, 2),
-            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1e3, 2), "n": len(ordered)}
 
 
 def _full_validation(raw: bytes, repeats: int) -> float:
@@ -101,21 +69,8 @@ def main() -> None:
     report: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
                               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "bundles": source,
                               "command": "python -m benchmarks.interop.fhir", "per_bundle": []}
-    with tempfile.TemporaryDirectory(prefix="medmaas-fhir-bench-") as tmp:
-        home = Path(tmp) / "home"
-        print("building the heart-failure model ...", flush=True)
-        _build(home)
-        key = json.loads(_medmaas(home, "keys", "create", "--name", "bench", "--role", "clinician", "--json"))["api_key"]
-        port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "medmaas.cli.main", "--home", str(home), "serve",
-                                   "--port", str(port), "--no-builtin"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  env={**os.environ, "MEDMAAS_MAX_BODY_BYTES": str(16 * 1024 * 1024)})
-        try:
-            _measure(report, paths, port, key, args)
-        finally:
-            server.terminate()
-            server.wait(10)
+    with served_builtin(MODEL) as client:
+        _measure(report, paths, client, args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"fhir-{datetime.now(UTC).strftime('%Y-%m-%dT%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))
@@ -123,51 +78,39 @@ def main() -> None:
     print(f"\nwrote {path.relative_to(ROOT)}")
 
 
-def _measure(report: dict[str, Any], paths: list[Path], port: int, key: str, args: Any) -> None:
-    base = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=base, headers={"X-API-Key": key, "Content-Type": "application/fhir+json"},
-                      timeout=30) as client:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client.get("/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not become ready")
-            time.sleep(0.2)
-        every: dict[str, list[float]] = {"explain": [], "no-explain": []}
-        typical: dict[str, list[float]] = {"explain": [], "no-explain": []}
-        for i, path in enumerate(paths):
-            raw = path.read_bytes()
-            bundle = orjson.loads(raw)
-            n_obs = sum(1 for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
-            row: dict[str, Any] = {"file": path.name, "kb": len(raw) // 1024, "observations": n_obs}
-            for setting in ("explain", "no-explain"):
-                params = {"model": MODEL, "at": _last_time(bundle), "explain": str(setting == "explain").lower()}
-                for _ in range(3):  # warm-up: model load, first SHAP call
-                    client.post("/fhir/r4/RiskAssessment/$predict", params=params, content=raw).raise_for_status()
-                times = []
-                for _ in range(args.repeats):
-                    began = time.perf_counter()
-                    response = client.post("/fhir/r4/RiskAssessment/$predict", params=params, content=raw)
-                    times.append(time.perf_counter() - began)
-                    response.raise_for_status()
-                row[setting] = _percentiles(times)
-                every[setting] += times
-                if 100 <= n_obs <= 999:
-                    typical[setting] += times
-            row["fhir_resources_full_validation_ms"] = round(_full_validation(raw, args.validation_repeats) * 1e3, 2)
-            row["full_validation_over_round_trip"] = round(
-                row["fhir_resources_full_validation_ms"] / row["no-explain"]["p50_ms"], 2)
-            report["per_bundle"].append(row)
-            print(f"[{i + 1}/{len(paths)}] {path.name[:32]:32s} {row['kb']:5d} KB {n_obs:4d} obs  "
-                  f"round trip p50 {row['no-explain']['p50_ms']:6.1f} ms (with rationale "
-                  f"{row['explain']['p50_ms']:6.1f})  full R4B validation alone {row['fhir_resources_full_validation_ms']:7.1f} ms",
-                  flush=True)
-    report["all"] = {k: _percentiles(v) for k, v in every.items()}
-    report["typical_100_to_999_observations"] = {k: _percentiles(v) for k, v in typical.items() if v}
+def _measure(report: dict[str, Any], paths: list[Path], client: httpx.Client, args: Any) -> None:
+    client.headers["Content-Type"] = "application/fhir+json"
+    every: dict[str, list[float]] = {"explain": [], "no-explain": []}
+    typical: dict[str, list[float]] = {"explain": [], "no-explain": []}
+    for i, path in enumerate(paths):
+        raw = path.read_bytes()
+        bundle = orjson.loads(raw)
+        n_obs = sum(1 for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
+        row: dict[str, Any] = {"file": path.name, "kb": len(raw) // 1024, "observations": n_obs}
+        for setting in ("explain", "no-explain"):
+            params = {"model": MODEL, "at": _last_time(bundle), "explain": str(setting == "explain").lower()}
+            for _ in range(3):  # warm-up: model load, first SHAP call
+                client.post("/fhir/r4/RiskAssessment/$predict", params=params, content=raw).raise_for_status()
+            times = []
+            for _ in range(args.repeats):
+                began = time.perf_counter()
+                response = client.post("/fhir/r4/RiskAssessment/$predict", params=params, content=raw)
+                times.append(time.perf_counter() - began)
+                response.raise_for_status()
+            row[setting] = percentiles(times)
+            every[setting] += times
+            if 100 <= n_obs <= 999:
+                typical[setting] += times
+        row["fhir_resources_full_validation_ms"] = round(_full_validation(raw, args.validation_repeats) * 1e3, 2)
+        row["full_validation_over_round_trip"] = round(
+            row["fhir_resources_full_validation_ms"] / row["no-explain"]["p50_ms"], 2)
+        report["per_bundle"].append(row)
+        print(f"[{i + 1}/{len(paths)}] {path.name[:32]:32s} {row['kb']:5d} KB {n_obs:4d} obs  "
+              f"round trip p50 {row['no-explain']['p50_ms']:6.1f} ms (with rationale "
+              f"{row['explain']['p50_ms']:6.1f})  full R4B validation alone {row['fhir_resources_full_validation_ms']:7.1f} ms",
+              flush=True)
+    report["all"] = {k: percentiles(v) for k, v in every.items()}
+    report["typical_100_to_999_observations"] = {k: percentiles(v) for k, v in typical.items() if v}
     ratios = sorted(r["full_validation_over_round_trip"] for r in report["per_bundle"])
     report["full_validation_over_round_trip_median"] = statistics.median(ratios)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests import fhir_builders as fb
 
 pytestmark = pytest.mark.integration
@@ -174,7 +173,6 @@ def test_a_fhir_client_library_written_elsewhere_round_trips(fhir_home: Path, tm
     from fhirclient import client as fhir_client
     from fhirclient.models.bundle import Bundle
     from fhirclient.models.riskassessment import RiskAssessment
-
     from tests.integration.test_serving import live_server
 
     home = tmp_path / "home"
@@ -199,7 +197,6 @@ def test_the_cli_answers_bundles_with_risk_assessments(fhir_home: Path, tmp_path
     import shutil
 
     from fhir.resources.R4B.bundle import Bundle
-
     from tests.integration.test_cli import run
 
     home = tmp_path / "home"
@@ -270,3 +267,16 @@ def test_the_python_client_sends_a_bundle_and_reads_operation_outcomes(fhir_api:
     assert "rationale" not in resource["prediction"][0]
     with pytest.raises(InvalidInputError, match="holds no Patient"):
         client.predict_fhir(MODEL, {"resourceType": "Bundle", "type": "collection", "entry": []})
+
+
+def test_a_bundle_over_the_size_limit_is_an_operation_outcome(fhir_home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import serve
+
+    home = tmp_path / "home"
+    shutil.copytree(fhir_home, home)
+    for client, keys in serve(home, max_body_bytes=64 * 1024):
+        response = _post(client, keys["clinician"], fb.example_bundles()[0].read_bytes())
+        assert response.status_code == 413
+        assert response.json()["issue"][0]["code"] == "too-costly"

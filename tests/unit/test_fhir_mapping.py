@@ -8,13 +8,13 @@ from typing import Any
 
 import orjson
 import pytest
+from tests import fhir_builders as fb
 
 from medmaas.bundle.spec import FeatureSpec, FhirCode, FhirSource
 from medmaas.exceptions import SchemaError
 from medmaas.fhir.bundle import read_bundle
 from medmaas.fhir.mapping import extract, wanted_codes
 from medmaas.fhir.units import converter
-from tests import fhir_builders as fb
 
 AT = datetime(2021, 6, 1, tzinfo=UTC)
 

@@ -18,7 +18,7 @@ from medmaas import __version__
 from medmaas.api import errors
 from medmaas.api.dataplane import DataPlane
 from medmaas.api.middleware import ServiceMiddleware
-from medmaas.api.routes import admin, deid, entities, fhir, health, models, predict
+from medmaas.api.routes import admin, deid, entities, fhir, health, models, predict, v2
 from medmaas.api.state import AppState
 from medmaas.settings import Settings
 
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
     for router in (health.router, models.router, predict.router, deid.router, entities.router,
-                   admin.router, fhir.router):
+                   admin.router, fhir.router, v2.router):
         app.include_router(router)
     app.state.settings = settings
     tls = settings.tls_certfile is not None

@@ -93,8 +93,11 @@ class ServiceMiddleware:
         try:
             body = await read_body(receive, self.max_body_bytes, declared)
         except PayloadTooLargeError as exc:
-            await send_json(send, 413, orjson.dumps({"error": str(exc), "request_id": request_id}),
-                            request_id, self.tls, [(b"connection", b"close")])
+            from medmaas.api.errors import formatted  # errors imports this module
+
+            # In the shape the path's protocol reads errors in (V2, FHIR OperationOutcome, REST).
+            status, error = formatted(scope.get("path", ""), 413, str(exc), request_id)
+            await send_json(send, status, orjson.dumps(error), request_id, self.tls, [(b"connection", b"close")])
             return
         if body is None:
             return  # client went away

@@ -142,7 +142,7 @@ async def answer(state: AppState, principal: Principal, model: LoadedModel, batc
                  request_id: str, input_sha256: str, explain: bool = False, top_k: int = 5,
                  encode_on_loop: bool = False, deidentified: bool = True) -> dict[str, Any]:
     """Infer, encode, explain and audit a decoded batch (JSON rows or an uploaded file)."""
-    outputs = await state.models.batcher(model).run(batch.feeds, batch.n)
+    outputs = await infer(state, model, batch)
     encode = model.kind.encode
     predictions = (encode(model.spec, outputs, batch) if encode_on_loop
                    else await in_thread(encode, model.spec, outputs, batch))
@@ -150,7 +150,21 @@ async def answer(state: AppState, principal: Principal, model: LoadedModel, batc
         explanations = await in_thread(model.explain, batch, top_k)
         for item, explanation in zip(predictions, explanations, strict=True):
             item["explanation"] = explanation
-    # Fail closed: the answer leaves only after its audit event is durable.
+    await audit_answer(state, principal, model, batch, input_sha256=input_sha256, explain=explain,
+                       deidentified=deidentified)
+    return {"model": model.name, "version": model.version, "request_id": request_id,
+            "predictions": predictions}
+
+
+async def infer(state: AppState, model: LoadedModel, batch: Batch) -> dict[str, Any]:
+    """The ONNX outputs for a decoded batch, run by the model's micro-batcher."""
+    return await state.models.batcher(model).run(batch.feeds, batch.n)
+
+
+async def audit_answer(state: AppState, principal: Principal, model: LoadedModel, batch: Batch, *,
+                       input_sha256: str, explain: bool = False, deidentified: bool = True) -> None:
+    """The audit event of an answered prediction, whatever protocol it came by. Fail closed:
+    callers send the answer only after this returns (the event is durable)."""
     await state.writer.append(AuditEvent(
         actor=principal.key_id, role=principal.role,
         action="model.explain" if explain else "model.predict", project=principal.project,
@@ -158,5 +172,3 @@ async def answer(state: AppState, principal: Principal, model: LoadedModel, batc
         # A request that skipped de-identification (text:identified) is marked, for review.
         detail={"rows": batch.n} if deidentified else {"rows": batch.n, "deidentified": False}, at=utcnow(),
     ))
-    return {"model": model.name, "version": model.version, "request_id": request_id,
-            "predictions": predictions}

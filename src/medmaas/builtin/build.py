@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medmaas.builtin.catalog import BUILTINS, BuiltinModel
 from medmaas.exceptions import MedmaasError, NotFoundError
@@ -164,6 +164,7 @@ def main() -> None:
 
     # SIGTERM from the server becomes SystemExit, so unfinished jobs are marked as such.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    sys.unraisablehook = _retry_swallowed_exit
     # Training a CNN takes every core for minutes; the server answering beside it comes first.
     os.nice(10)
     _exit_with_parent()
@@ -174,6 +175,16 @@ def main() -> None:
         build_missing(registry, AuditLog(registry))
     finally:
         registry.close()
+
+
+def _retry_swallowed_exit(unraisable: Any) -> None:
+    """A SystemExit raised while a ``__del__`` ran is swallowed by Python (it prints "Exception
+    ignored" and goes on training): deliver SIGTERM again, to land outside the finaliser."""
+    if isinstance(unraisable.exc_value, SystemExit):
+        # From another thread: a signal sent here would raise inside this hook, swallowed again.
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _exit_with_parent(poll_s: float = 1.0) -> None:

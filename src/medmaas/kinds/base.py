@@ -39,7 +39,9 @@ class Batch:
 
     feeds: dict[str, np.ndarray]
     n: int
-    records: list[dict[str, Any]]
+    #: each sample as the request gave it (explanations name its values); a list, or a view
+    #: that makes them when read
+    records: Sequence[dict[str, Any]]
     warnings: list[list[str]]
 
 

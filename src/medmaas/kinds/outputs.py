@@ -18,6 +18,16 @@ def scores_from_outputs(spec: ModelSpec, outputs: Mapping[str, np.ndarray]) -> n
     return np.asarray(outputs[spec.onnx.value_output or "variable"], dtype=np.float64).reshape(-1)
 
 
+def decisions(spec: ModelSpec, scores: np.ndarray) -> list[str]:
+    """The predicted class of each row: P(positive) against the model's threshold for binary
+    models that have one, else the most probable class. Every protocol answers with these."""
+    classes = spec.output.classes or []
+    threshold = spec.output.threshold if len(classes) == 2 else None
+    if threshold is not None:
+        return np.where(scores[:, 1] >= threshold, classes[1], classes[0]).tolist()  # type: ignore[no-any-return]
+    return np.asarray(classes, dtype=object)[np.argmax(scores, axis=1)].tolist()  # type: ignore[no-any-return]
+
+
 def encode_outputs(spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
     """One prediction per row: the decision, its probability, its uncertainty, its warnings.
 
@@ -42,10 +52,7 @@ def encode_outputs(spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Ba
         return results
     classes = spec.output.classes or []
     threshold = spec.output.threshold if len(classes) == 2 else None
-    if threshold is not None:
-        labels = np.where(scores[:, 1] >= threshold, classes[1], classes[0]).tolist()
-    else:
-        labels = np.asarray(classes, dtype=object)[np.argmax(scores, axis=1)].tolist()
+    labels = decisions(spec, scores)
     if q is not None:
         # Rows share the list object of their set: at most 2^k distinct sets for k classes.
         masks = ((1.0 - scores) <= q).tolist()

@@ -54,15 +54,37 @@ def decode_rows(spec: ModelSpec, rows: Any) -> Batch:
                               f"an image model takes only {field!r}")
         if field not in row:
             raise SchemaError(f"{where}: field {field!r} is required: a {describe(shape)} array")
-        array = _array(row[field], f"{where} field {field!r}")
-        if array.ndim == len(shape) - 1 and shape[0] == 1:
-            array = array[None]
-        image, notes = conform(array, shape, where=f"{where} field {field!r}")
+        image, notes = _conformed(spec, _array(row[field], f"{where} field {field!r}"), f"{where} field {field!r}")
         pixels.append(image)
         records.append({"source": "array"})
         warnings.append(notes)
     return Batch(feeds={feed_name(spec): np.stack(pixels)}, n=len(pixels),
                  records=records, warnings=warnings)
+
+
+def decode_array(spec: ModelSpec, images: np.ndarray, where: str = "the array") -> Batch:
+    """A stack of images, (n, channels, *spatial) on the display scale 0..255 (a 1-channel model
+    also takes (n, *spatial)): each one checked and conformed exactly as a JSON row's image."""
+    if images.ndim < 2 or images.shape[0] == 0:
+        raise SchemaError(f"{where} must hold at least one image: (n, channels, *spatial); got shape "
+                          f"{list(images.shape)}")
+    if images.shape[0] > MAX_IMAGES_PER_REQUEST:
+        raise PayloadTooLargeError(f"{images.shape[0]} images exceed the limit of {MAX_IMAGES_PER_REQUEST} "
+                                   "per request")
+    pixels, warnings = [], []
+    for i, image in enumerate(images):
+        conformed, notes = _conformed(spec, image.astype(np.float32), f"{where} image {i}")
+        pixels.append(conformed)
+        warnings.append(notes)
+    return Batch(feeds={feed_name(spec): np.stack(pixels)}, n=len(pixels),
+                 records=[{"source": "array"} for _ in pixels], warnings=warnings)
+
+
+def _conformed(spec: ModelSpec, array: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
+    shape = input_shape(spec)
+    if array.ndim == len(shape) - 1 and shape[0] == 1:
+        array = array[None]
+    return conform(array, shape, where=where)
 
 
 def decode_file(spec: ModelSpec, data: bytes, filename: str = "") -> Batch:

@@ -81,9 +81,25 @@ def _row_recording(row: Mapping[str, Any], where: str) -> Recording:
     else:
         samples = _samples(signal, f"{where} field 'signal'")[:, None]
         leads = [str(row.get("lead") or "lead")]
+    return _recording(samples, rate, leads, str(row.get("units", "mV")), where)
+
+
+def _recording(samples: np.ndarray, rate: float, leads: list[str], unit: str, where: str) -> Recording:
     check_duration(len(samples), float(rate), where)
-    unit = str(row.get("units", "mV"))
     return Recording(signals=samples, fs=float(rate), leads=leads, units=[unit] * len(leads), source="json")
+
+
+def decode_samples(spec: ModelSpec, samples: np.ndarray, sampling_rate: Any, *, lead: str | None = None,
+                   units: str = "mV", where: str = "the recording") -> Batch:
+    """One lead of one recording as an array of samples (NaN = a gap, as JSON null): the same
+    checks and beats as a JSON row ``{"signal": [...], "sampling_rate": ...}``."""
+    if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, int | float) or not sampling_rate > 0:
+        raise SchemaError(f"{where}: sampling_rate (Hz) is required and must be a positive number; got "
+                          f"{sampling_rate!r}")
+    if samples.ndim != 1 or samples.size == 0:
+        raise SchemaError(f"{where} must be a non-empty flat array of samples; got shape {list(samples.shape)}")
+    recording = _recording(samples.astype(np.float64)[:, None], sampling_rate, [lead or "lead"], units, where)
+    return _batch(spec, [(recording, lead, where)])
 
 
 def _samples(value: Any, where: str) -> np.ndarray:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -203,6 +203,113 @@ def _decode_checked(plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> Batch:
         warnings.append(notes)
         records.append(dict(row))
     return Batch(feeds=plan.feeds(numbers, texts), n=len(rows), records=records, warnings=warnings)
+
+
+def number_names(spec: ModelSpec) -> list[str]:
+    """The numeric features in spec order: the columns of ``decode_matrix``'s matrix."""
+    return _plan(spec).number_names
+
+
+def decode_matrix(spec: ModelSpec, numbers: np.ndarray) -> Batch:
+    """Validate a float matrix (rows × the numeric features in spec order; NaN = not
+    measured) for a model whose features are all numeric, and build the ONNX feeds.
+
+    The same contract as JSON rows: a clean matrix (finite, inside the training ranges) is
+    fed as it is; otherwise every row goes through the row-by-row checks, so a NaN gets the
+    same imputation warning as a JSON null and an infinity the same error.
+    """
+    plan = _plan(spec)
+    if plan.texts:
+        raise SchemaError("this model has text features: send one input per feature")
+    if numbers.ndim != 2 or numbers.shape[1] != len(plan.number_names):
+        raise SchemaError(f"the matrix must have {len(plan.number_names)} columns (the model's features); got "
+                          f"shape {list(numbers.shape)}")
+    if numbers.shape[0] == 0:
+        raise SchemaError("the matrix has no rows; send at least one")
+    matrix = _exact(numbers, plan.lo, plan.hi)
+    rows = MatrixRows(plan.number_names, matrix)
+    if np.isfinite(matrix).all() and not (matrix < plan.lo).any() and not (matrix > plan.hi).any():
+        return Batch(feeds=plan.feeds(matrix, {}), n=len(rows), records=rows, warnings=[[] for _ in range(len(rows))])
+    names = plan.number_names
+    return _decode_checked(plan, [{name: None if v != v else v for name, v in zip(names, row, strict=True)}
+                                  for row in _as_sent(numbers, matrix)])
+
+
+class MatrixRows(Sequence[dict[str, Any]]):
+    """The rows of a feature matrix as the JSON records they stand for (NaN as null), made
+    when read: only explanations read them, and making 64 of them costs more than the rest of
+    decoding the matrix.
+
+    >>> MatrixRows(["a", "b"], np.array([[1.0, np.nan]]))[0]
+    {'a': 1.0, 'b': None}
+    """
+
+    def __init__(self, names: list[str], matrix: np.ndarray) -> None:
+        self.names = names
+        self.matrix = matrix
+
+    def __len__(self) -> int:
+        return len(self.matrix)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return {name: None if value != value else value
+                for name, value in zip(self.names, self.matrix[index].tolist(), strict=True)}
+
+
+def decode_columns(spec: ModelSpec, columns: Mapping[str, np.ndarray]) -> Batch:
+    """Validate one array per feature (numbers as floats with NaN = not measured; text as
+    str, with None = not recorded) and build the ONNX feeds, through the JSON rows' checks."""
+    plan = _plan(spec)
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise SchemaError("every feature needs one value per row; got "
+                          + ", ".join(f"{name!r}: {n}" for name, n in lengths.items()))
+    values: dict[str, list[Any]] = {}
+    for feature in plan.spec.inputs:
+        column = columns[feature.name]
+        if feature.type == "number":
+            j = plan.column[feature.name]
+            sent = np.asarray(column).reshape(-1, 1)
+            exact = _exact(sent, plan.lo[j:j + 1], plan.hi[j:j + 1])
+            values[feature.name] = [None if row[0] != row[0] else row[0] for row in _as_sent(sent, exact)]
+        else:
+            values[feature.name] = list(column)
+    n = next(iter(lengths.values()), 0)
+    return decode_rows(spec, [{name: values[name][i] for name in values} for i in range(n)])
+
+
+def _exact(numbers: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """float64 values of a float matrix; float32 values that round a training bound are taken
+    as that bound. A float32 sent for 28.11 reads 28.110000610...: compared as float64 it would
+    be "outside the training range" where the same value in JSON is not."""
+    if numbers.dtype != np.float32:
+        return np.asarray(numbers, dtype=np.float64)
+    matrix = numbers.astype(np.float64)
+    for bound in (lo, hi):
+        finite = np.isfinite(bound)
+        with np.errstate(over="ignore"):  # a bound beyond float32 cannot be hit by a float32
+            rounded = np.where(finite, bound, 0).astype(np.float32)
+        at = (numbers == rounded) & finite
+        if at.any():
+            matrix = np.where(at, bound, matrix)
+    return matrix
+
+
+def _as_sent(numbers: np.ndarray, exact: np.ndarray) -> list[list[float]]:
+    """The rows as numbers a person wrote: a float32 as its shortest decimal (28.5, not
+    28.5000004768), so warnings quote what was sent; values taken as a bound stay the bound."""
+    if numbers.dtype != np.float32:
+        return exact.tolist()  # type: ignore[no-any-return]
+    return [[v64 if float(v32) != v64 else float(str(v32)) for v32, v64 in zip(row32, row64, strict=True)]
+            for row32, row64 in zip(numbers, exact.tolist(), strict=True)]
 
 
 def frame_rows(spec: ModelSpec, frame: Any) -> list[dict[str, Any]]:
