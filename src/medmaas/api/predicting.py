@@ -76,19 +76,27 @@ class PredictBody(NamedTuple):
     deidentify: bool
 
 
+def loads_allowing_nan(body: bytes) -> Any:
+    """JSON by orjson; NaN and Infinity, which are not JSON but which some clients send
+    (Python's json.dumps, tritonclient), by the standard library, so the model's checks can name
+    the field instead of a byte offset. ValueError with orjson's message otherwise."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError(str(exc)) from None
+
+
 def parse_predict_body(body: bytes) -> PredictBody:
     """``(rows, explain, deidentify)`` from a JSON body ``{"rows": [...], "explain": false}``."""
     if not body:
         raise SchemaError('the request body is empty; send JSON {"rows": [{...}, ...]}')
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        try:
-            # NaN and Infinity are not JSON, but some clients send them: decoding them lets
-            # the model's checks name the field instead of a byte offset.
-            payload = json.loads(body)
-        except ValueError:
-            raise SchemaError(f"the request body is not valid JSON: {exc}") from None
+        payload = loads_allowing_nan(body)
+    except ValueError as exc:
+        raise SchemaError(f"the request body is not valid JSON: {exc}") from None
     if type(payload) is not dict:
         raise SchemaError('the request body must be a JSON object {"rows": [{...}, ...]}')
     if not PREDICT_FIELDS.issuperset(payload):

@@ -18,7 +18,6 @@ promises (names, datatypes, element counts, byte sizes); what a model needs is c
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from medmaas.api.predicting import loads_allowing_nan
 from medmaas.exceptions import SchemaError
 
 #: Every datatype the protocol names that this server reads and writes, and its numpy dtype
@@ -148,15 +148,11 @@ def _json(header: bytes) -> dict[str, Any]:
     if not header:
         raise SchemaError('the request body is empty; send JSON {"inputs": [...]}')
     try:
-        payload = orjson.loads(header)
-    except orjson.JSONDecodeError as exc:
-        try:
-            # NaN is not JSON, but Python clients (tritonclient's json.dumps) send it for a
-            # missing value in a float tensor: read it as the NaN it stands for.
-            payload = json.loads(header)
-        except (ValueError, UnicodeDecodeError):
-            raise SchemaError(f"the inference request's JSON header is not valid JSON: {exc}; with binary data, "
-                              f"the {HEADER} header must give the JSON's exact size") from None
+        # tritonclient sends NaN for a missing value in a float tensor: read as the NaN it means.
+        payload = loads_allowing_nan(header)
+    except ValueError as exc:
+        raise SchemaError(f"the inference request's JSON header is not valid JSON: {exc}; with binary data, "
+                          f"the {HEADER} header must give the JSON's exact size") from None
     if type(payload) is not dict:
         raise SchemaError('the inference request must be a JSON object {"inputs": [...]}')
     return payload
