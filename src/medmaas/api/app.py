@@ -22,6 +22,10 @@ from medmaas.api.routes import admin, deid, entities, fhir, health, models, pred
 from medmaas.api.state import AppState
 from medmaas.settings import Settings
 
+#: every router the service mounts (the access-control matrix test walks these)
+ROUTERS = (health.router, models.router, predict.router, deid.router, entities.router, admin.router,
+           fhir.router, v2.router)
+
 logger = logging.getLogger(__name__)
 
 
@@ -95,8 +99,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
-    for router in (health.router, models.router, predict.router, deid.router, entities.router,
-                   admin.router, fhir.router, v2.router):
+    for router in ROUTERS:
         app.include_router(router)
     app.state.settings = settings
     tls = settings.tls_certfile is not None

@@ -1,0 +1,104 @@
+"""The access-control matrix, generated: every operation of the OpenAPI document, called with
+every role's key and with no key, a malformed, a revoked and an expired key, is allowed exactly
+when the permission table says so. A route that names no permission and is not listed as public
+fails here, so a new endpoint cannot ship unguarded."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from medmaas.security.permissions import PERMISSIONS, ROLES
+
+pytestmark = pytest.mark.integration
+
+#: the only operations without credentials: liveness, readiness, the protocols' discovery
+PUBLIC = {
+    ("GET", "/livez"), ("GET", "/readyz"),
+    ("GET", "/v2"), ("GET", "/v2/health/live"), ("GET", "/v2/health/ready"),
+    ("GET", "/fhir/r4/metadata"),
+}
+#: values for path parameters: names that exist in the test home where it matters
+PATH_VALUES = {"name": "wdbc", "ref": "1", "version": "1", "alias": "champion", "key_id": "no-such-key",
+               "plot": "roc.png"}
+
+
+def _permission(route: Any) -> str | None:
+    """The permission a route's dependencies check (``deps.allowed``), if any."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dependency = stack.pop()
+        action = getattr(dependency.call, "permission", None)
+        if action is not None:
+            return action
+        stack.extend(dependency.dependencies)
+    return None
+
+
+def _operations(fastapi: Any) -> list[tuple[str, str, str | None]]:
+    """(method, path template, permission) of every operation in the OpenAPI document."""
+    from fastapi.routing import APIRoute
+
+    from medmaas.api.app import ROUTERS
+
+    routes = {(method, route.path): route for router in ROUTERS for route in router.routes
+              if isinstance(route, APIRoute) for method in route.methods}
+    operations = []
+    for path, item in fastapi.openapi()["paths"].items():
+        for method in item:
+            route = routes[(method.upper(), path)]
+            operations.append((method.upper(), path, _permission(route)))
+    return operations
+
+
+def _url(template: str) -> str:
+    url = template
+    for key, value in PATH_VALUES.items():
+        url = url.replace("{" + key + "}", value)
+    assert "{" not in url, f"no test value for a path parameter of {template}"
+    return url
+
+
+def test_every_operation_names_a_permission_or_is_public(api: Any) -> None:
+    client, _ = api
+    unguarded = [(m, p) for m, p, action in _operations(client.app.fastapi)
+                 if action is None and (m, p) not in PUBLIC]
+    assert not unguarded, f"routes with neither a permission nor a place in PUBLIC: {unguarded}"
+    guarded_public = [(m, p) for m, p, action in _operations(client.app.fastapi) if action and (m, p) in PUBLIC]
+    assert not guarded_public
+
+
+def test_every_role_is_allowed_exactly_what_the_permission_table_says(api: Any) -> None:
+    from medmaas.registry.tables import utcnow
+
+    client, keys = api
+    state = client.app.fastapi.state.medmaas
+    revoked, info = state.keys.create("revoked", "admin", created_by="test")
+    state.keys.revoke(info.key_id, actor="test")
+    expired = state.keys.create("expired", "admin", created_by="test", expires_at=utcnow() + timedelta(seconds=1))[0]
+    time.sleep(1.1)
+    callers: dict[str, dict[str, str]] = {role: {"Authorization": f"Bearer {keys[role]}"} for role in ROLES}
+    callers |= {"no key": {}, "malformed": {"Authorization": "Basic dXNlcjpwYXNz"},
+                "revoked": {"Authorization": f"Bearer {revoked}"}, "expired": {"X-API-Key": expired},
+                "unknown": {"Authorization": "Bearer mm_0000000000_not-a-real-key"}}
+    wrong = []
+    operations = _operations(client.app.fastapi)
+    assert len(operations) >= 30
+    for method, template, action in operations:
+        url = _url(template)
+        for caller, headers in callers.items():
+            body = {} if method in ("POST", "PUT") else None
+            response = client.request(method, url, headers=headers, json=body)
+            if (method, template) in PUBLIC:
+                expected = "allowed"
+            elif caller in ROLES:
+                expected = "allowed" if action in PERMISSIONS[caller] else "forbidden"
+            else:
+                expected = "unauthenticated"
+            got = {401: "unauthenticated", 403: "forbidden"}.get(response.status_code, "allowed")
+            if got != expected or response.status_code >= 500:
+                wrong.append(f"{method} {template} as {caller}: {response.status_code}, expected {expected}")
+    assert not wrong, "\n".join(wrong)
