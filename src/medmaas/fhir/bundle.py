@@ -99,7 +99,7 @@ def _document(body: bytes | dict[str, Any], parser: Any) -> Any:
             raise SchemaError("the request body is empty; send a FHIR R4 Bundle as JSON")
         try:
             data = parser.parse(body)
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:  # RuntimeError: an integer beyond 64 bits
             raise SchemaError(f"the body is not JSON: {str(exc).split(':')[-1].strip()}") from None
     if not isinstance(data, _OBJECT) or "resourceType" not in data:
         raise SchemaError("the body is not a FHIR resource (no 'resourceType'); send a FHIR R4 Bundle")
@@ -107,6 +107,12 @@ def _document(body: bytes | dict[str, Any], parser: Any) -> Any:
         raise SchemaError(f"expected a FHIR Bundle; got a {data['resourceType']!r}: wrap the Patient and their "
                           "Observations and Conditions in a Bundle of type collection or transaction")
     return data
+
+
+def items(value: Any) -> Any:
+    """A JSON array's elements; nothing for anything else (a malformed element is validated,
+    and named, when its resource is read)."""
+    return value if isinstance(value, list | simdjson.Array) else ()
 
 
 def _plain(value: Any) -> Any:
@@ -174,6 +180,9 @@ def _names_of(entry: Entry) -> frozenset[str]:
 def _check_subject(entry: Entry, patient_names: frozenset[str], known: frozenset[str]) -> None:
     subject = entry.resource.get("subject")
     reference = subject.get("reference") if isinstance(subject, dict) else None
+    if reference is not None and not isinstance(reference, str):
+        validate(entry)  # names the malformed element
+        raise SchemaError(f"{entry.label}: subject.reference must be text")
     if reference is None or reference in patient_names:
         return
     # An absolute URL ending in Patient/<id> (a server's base in front) is the same patient.
@@ -188,13 +197,13 @@ def _has_code(resource: Any, wanted: frozenset[Code]) -> bool:
     if not wanted:
         return False
     concepts = [resource.get("code")]
-    for component in resource.get("component") or ():
+    for component in items(resource.get("component")):
         if isinstance(component, _OBJECT):
             concepts.append(component.get("code"))
     for concept in concepts:
         if isinstance(concept, _OBJECT):
-            for coding in concept.get("coding") or ():
-                if isinstance(coding, _OBJECT) and (coding.get("system"), coding.get("code")) in wanted:
+            for coding in items(concept.get("coding")):
+                if isinstance(coding, _OBJECT) and pair(coding) in wanted:
                     return True
     return False
 
@@ -202,16 +211,22 @@ def _has_code(resource: Any, wanted: frozenset[Code]) -> bool:
 def codings(resource: Any) -> Iterator[Any]:
     """The codings of a resource's code and of its components' codes."""
     yield from _codings(resource.get("code"))
-    for component in resource.get("component") or ():
+    for component in items(resource.get("component")):
         if isinstance(component, _OBJECT):
             yield from _codings(component.get("code"))
 
 
 def _codings(concept: Any) -> Iterator[Any]:
     if isinstance(concept, _OBJECT):
-        for coding in concept.get("coding") or ():
+        for coding in items(concept.get("coding")):
             if isinstance(coding, _OBJECT):
                 yield coding
+
+
+def pair(coding: Any) -> Code | None:
+    """(system, code) of a coding, when both are text (a set lookup needs hashable parts)."""
+    system, code = coding.get("system"), coding.get("code")
+    return (system, code) if isinstance(system, str) and isinstance(code, str) else None
 
 
 def validate(entry: Entry) -> None:

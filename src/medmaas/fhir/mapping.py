@@ -20,7 +20,7 @@ from typing import Any
 
 from medmaas.bundle.spec import FeatureSpec, FhirSource
 from medmaas.exceptions import SchemaError
-from medmaas.fhir.bundle import Entry, PatientRecord, codings, validate
+from medmaas.fhir.bundle import Entry, PatientRecord, codings, items, pair, validate
 from medmaas.fhir.times import age_in_years, instant
 from medmaas.fhir.units import converter
 
@@ -103,7 +103,7 @@ def _patient(entry: Entry, source: FhirSource, at: datetime) -> Any:
 
 def _condition(conditions: list[Entry], source: FhirSource, at: datetime) -> tuple[Any, list[str]]:
     codes = {(c.system, c.code) for c in source.codes}
-    matching = [e for e in conditions if any((c.get("system"), c.get("code")) in codes for c in codings(e.resource))]
+    matching = [e for e in conditions if any(pair(c) in codes for c in codings(e.resource))]
     on_record = [e for e in matching if _condition_known(e.resource, at)]
     if source.aggregation == "count":
         return len(on_record), [e.ref for e in on_record]
@@ -129,8 +129,8 @@ def _condition_active(condition: dict[str, Any], at: datetime) -> bool:
 
 def _code(concept: Any) -> str | None:
     if isinstance(concept, dict):
-        for coding in concept.get("coding") or ():
-            if isinstance(coding, dict) and "code" in coding:
+        for coding in items(concept.get("coding")):
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
                 return coding["code"]
     return None
 
@@ -144,7 +144,7 @@ def _observation(observations: list[Entry], source: FhirSource, at: datetime, na
         for holder in _holders(entry.resource, codes):
             status = entry.resource.get("status")
             when = effective_time(entry.resource)
-            if status not in FINAL_STATUSES:
+            if not isinstance(status, str) or status not in FINAL_STATUSES:
                 skipped["observation(s) with status other than final/amended/corrected"] += 1
             elif when is None:
                 skipped["observation(s) without an effective time"] += 1
@@ -188,14 +188,14 @@ def _holders(observation: dict[str, Any], codes: set[tuple[str, str]]) -> Iterat
     pressure panel holds systolic and diastolic as components)."""
     if _matches(observation.get("code"), codes):
         yield observation
-    for component in observation.get("component") or ():
+    for component in items(observation.get("component")):
         if isinstance(component, dict) and _matches(component.get("code"), codes):
             yield component
 
 
 def _matches(concept: Any, codes: set[tuple[str, str]]) -> bool:
     return isinstance(concept, dict) and any(
-        isinstance(c, dict) and (c.get("system"), c.get("code")) in codes for c in concept.get("coding") or ())
+        isinstance(c, dict) and pair(c) in codes for c in items(concept.get("coding")))
 
 
 def effective_time(observation: dict[str, Any]) -> datetime | None:
@@ -206,25 +206,25 @@ def effective_time(observation: dict[str, Any]) -> datetime | None:
 
 
 def _value(holder: dict[str, Any], source: FhirSource, entry: Entry, name: str) -> Any:
-    if "valueQuantity" in holder:
-        quantity = holder["valueQuantity"]
-        if "value" not in quantity:
-            raise SchemaError(f"{entry.label}: valueQuantity has no value")
-        value = float(quantity["value"])
+    quantity = holder.get("valueQuantity")
+    if isinstance(quantity, dict):
+        value = quantity.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SchemaError(f"{entry.label}: valueQuantity has no numeric value")
         if source.unit is None:
-            return value
+            return float(value)
         unit = quantity.get("code") if quantity.get("system") == UCUM else None
         unit = unit or quantity.get("unit")
-        if not unit:
+        if not isinstance(unit, str) or not unit:
             raise SchemaError(f"{entry.label}: the quantity for '{name}' has no unit; the model needs {source.unit}")
         try:
-            return converter(unit, source.unit)(value)
+            return converter(unit, source.unit)(float(value))
         except SchemaError as exc:
             raise SchemaError(f"{entry.label}: '{name}': {exc}") from None
-    if "valueCodeableConcept" in holder:
+    if isinstance(holder.get("valueCodeableConcept"), dict):
         return (source.values or {}).get(_code(holder["valueCodeableConcept"]) or "")
-    if "valueBoolean" in holder:
+    if isinstance(holder.get("valueBoolean"), bool):
         return 1 if holder["valueBoolean"] else 0
-    if "valueInteger" in holder:
+    if isinstance(holder.get("valueInteger"), int):
         return holder["valueInteger"]
     raise SchemaError(f"{entry.label}: '{name}' needs a quantity, a coded value, a boolean or an integer")
