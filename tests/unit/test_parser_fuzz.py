@@ -5,11 +5,12 @@ tests/unit/test_parser_fuzz.py`` for a long run."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,17 +39,27 @@ def _heart_failure_features() -> list[Any]:
 FEATURES = _heart_failure_features()
 
 
+def _outcome(call: Callable[[], Any]) -> Any:
+    """What a reader gives: its result, or the project's input error, which must say what is
+    wrong. Any other exception fails the test."""
+    try:
+        return call()
+    except MedmaasError as exc:
+        assert str(exc).strip(), f"{type(exc).__name__} without a message"
+        return exc
+
+
 def _read_and_map(body: bytes) -> None:
     from datetime import UTC, datetime
 
     from medmaas.fhir.bundle import read_bundle
-    from medmaas.fhir.mapping import extract, wanted_codes
+    from medmaas.fhir.mapping import Extraction, extract, wanted_codes
 
-    try:
-        record = read_bundle(body, wanted_codes(FEATURES))
-        extract(record, FEATURES, datetime(2021, 1, 1, tzinfo=UTC))
-    except MedmaasError:
-        pass
+    result = _outcome(lambda: extract(read_bundle(body, wanted_codes(FEATURES)), FEATURES,
+                                      datetime(2021, 1, 1, tzinfo=UTC)))
+    if not isinstance(result, MedmaasError):
+        assert isinstance(result, Extraction)
+        assert set(result.row) == {f.name for f in FEATURES}  # every feature has a value or None
 
 
 @FUZZ
@@ -98,34 +109,42 @@ def test_fhir_reader_on_a_valid_bundle_with_one_value_replaced(place: tuple[Any,
 @FUZZ
 @given(st.binary(max_size=300), st.one_of(st.none(), st.integers(min_value=-5, max_value=400)))
 def test_v2_request_parser_on_arbitrary_bytes(body: bytes, length: int | None) -> None:
-    from medmaas.api.v2.tensors import parse_request
+    from medmaas.api.v2.tensors import InferRequest, parse_request
 
-    with contextlib.suppress(MedmaasError):
-        parse_request(body, length)
+    assert isinstance(_outcome(lambda: parse_request(body, length)), InferRequest | MedmaasError)
 
 
 @FUZZ
 @given(json_values, st.binary(max_size=64))
 def test_v2_request_parser_on_json_headers_with_binary_tails(header: Any, tail: bytes) -> None:
-    from medmaas.api.v2.tensors import parse_request
+    from medmaas.api.v2.tensors import InferRequest, parse_request
 
     head = json.dumps(header).encode()
-    with contextlib.suppress(MedmaasError):
-        parse_request(head + tail, len(head))
+    result = _outcome(lambda: parse_request(head + tail, len(head)))
+    assert isinstance(result, InferRequest | MedmaasError)
+    if isinstance(result, InferRequest):  # every tensor holds as many elements as its shape says
+        assert all(t.array.size == int(np.prod(t.shape)) for t in result.inputs.values())
 
 
 @FUZZ
 @given(st.text(max_size=300))
 def test_csv_reader_on_arbitrary_text(text: str) -> None:
+    import pandas as pd
+
     from medmaas.data.readers import read_table
 
-    with contextlib.suppress(MedmaasError):
-        read_table(text.encode(), name="upload.csv")
+    assert isinstance(_outcome(lambda: read_table(text.encode(), name="upload.csv")), pd.DataFrame | MedmaasError)
 
 
-@pytest.mark.parametrize("unit", ["mg/dL", "10*3/uL", "{score}", "", "]", "mmol/L/", "kg.m-2", "%"])
-def test_unit_conversion_errors_are_input_errors(unit: str) -> None:
+@pytest.mark.parametrize(("unit", "in_mg_per_dl"), [
+    ("mg/dL", 1.0), ("g/L", 100.0), ("10*3/uL", None), ("{score}", None), ("]", None), ("mmol/L/", None),
+    ("kg.m-2", None), ("%", None),
+])
+def test_unit_conversion_errors_are_input_errors(unit: str, in_mg_per_dl: float | None) -> None:
     from medmaas.fhir.units import converter
 
-    with contextlib.suppress(MedmaasError):
-        converter(unit, "mg/dL")(1.0)
+    result = _outcome(lambda: converter(unit, "mg/dL")(1.0))
+    if in_mg_per_dl is None:
+        assert isinstance(result, MedmaasError)
+    else:
+        assert result == pytest.approx(in_mg_per_dl)
