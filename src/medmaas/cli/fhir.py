@@ -16,7 +16,7 @@ from medmaas.exceptions import InvalidInputError, MedmaasError
 
 def predict_fhir(c: Context, model: Any, source: Path, *, at: str | None, explain: bool,
                  output: Path | None, as_json: bool) -> None:
-    from medmaas.audit import AuditEvent
+    from medmaas.audit import AuditEvent, hash_input
     from medmaas.fhir.risk import risk_assessment
     from medmaas.fhir.service import bundle_request, prediction_time
 
@@ -44,15 +44,9 @@ def predict_fhir(c: Context, model: Any, source: Path, *, at: str | None, explai
             continue
         c.audit.append(AuditEvent(actor=c.actor, role="admin", action="model.explain" if explain else "model.predict",
                                   project="default", resource=model.name, version=model.version, outcome="ok",
-                                  input_sha256=_sha256(body), detail={"rows": 1, "fhir": True}))
+                                  input_sha256=hash_input(body), detail={"rows": 1, "fhir": True}))
         answers.append({"file": path.name, "resource": resource, "missing": request.extraction.missing})
     _show(answers, failed, output, as_json, model)
-
-
-def _sha256(body: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(body).hexdigest()
 
 
 def _show(answers: list[dict[str, Any]], failed: list[dict[str, str]], output: Path | None, as_json: bool,

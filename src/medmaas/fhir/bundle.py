@@ -62,7 +62,7 @@ def read_bundle(body: bytes | dict[str, Any], wanted: Iterable[Code] = (), *,
     the entry and the problem otherwise. ``wanted``: (system, code) pairs a mapping reads."""
     # A parser per call: simdjson's proxies must not outlive their parser's next document.
     bundle = _document(body, simdjson.Parser())
-    _check_envelope(bundle, strict)
+    _check_envelope(bundle)
     entries, known = _entries(bundle, frozenset(wanted), strict)
     patients = [e for e in entries if e.resource["resourceType"] == "Patient"]
     if not patients:
@@ -124,7 +124,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_envelope(bundle: Any, strict: bool) -> None:
+def _check_envelope(bundle: Any) -> None:
     kind = bundle.get("type")
     if kind not in BUNDLE_TYPES:
         raise SchemaError(f"Bundle.type {kind!r} carries no patient data; use one of {', '.join(sorted(BUNDLE_TYPES))}")
@@ -193,19 +193,7 @@ def _check_subject(entry: Entry, patient_names: frozenset[str], known: frozenset
 
 
 def _has_code(resource: Any, wanted: frozenset[Code]) -> bool:
-    # Runs on every Observation and Condition of the Bundle: plain loops, no generators.
-    if not wanted:
-        return False
-    concepts = [resource.get("code")]
-    for component in items(resource.get("component")):
-        if isinstance(component, _OBJECT):
-            concepts.append(component.get("code"))
-    for concept in concepts:
-        if isinstance(concept, _OBJECT):
-            for coding in items(concept.get("coding")):
-                if isinstance(coding, _OBJECT) and pair(coding) in wanted:
-                    return True
-    return False
+    return any(pair(c) in wanted for c in codings(resource))
 
 
 def codings(resource: Any) -> Iterator[Any]:

@@ -43,7 +43,8 @@ def bundle_request(spec: ModelSpec, body: bytes | dict[str, Any], at: datetime, 
     mapped(spec.inputs)
     if any(f.type not in ("number", "string") for f in spec.inputs):
         raise SchemaError(f"FHIR input serves models of table features; this is a {spec.kind} model")
-    record = read_bundle(body, wanted_codes(spec.inputs), strict=strict)
+    wanted = spec.memo("fhir_wanted_codes", lambda: frozenset(wanted_codes(spec.inputs)))
+    record = read_bundle(body, wanted, strict=strict)
     extraction = extract(record, spec.inputs, at)
     absent = [f.name for f in spec.inputs if f.required and extraction.row.get(f.name) is None]
     if absent:

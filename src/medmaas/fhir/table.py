@@ -19,7 +19,7 @@ import pandas as pd
 
 from medmaas.bundle.spec import FhirCode
 from medmaas.exceptions import DataError, MedmaasError
-from medmaas.fhir.bundle import PatientRecord, codings, read_bundle
+from medmaas.fhir.bundle import PatientRecord, codings, pair, read_bundle
 from medmaas.fhir.mapping import effective_time, extract, wanted_codes
 from medmaas.fhir.maps import FhirMap
 from medmaas.fhir.times import instant
@@ -86,7 +86,7 @@ def read_folder(folder: Path, fhir_map: FhirMap, label: FhirCode,
 def _prediction_time(record: PatientRecord, label: FhirCode) -> tuple[datetime | None, bool]:
     onsets = [instant(c.resource.get("onsetDateTime")) or instant(c.resource.get("recordedDate"))
               for c in record.conditions
-              if any((k.get("system"), k.get("code")) == (label.system, label.code) for k in codings(c.resource))]
+              if any(pair(k) == (label.system, label.code) for k in codings(c.resource))]
     dated = [o for o in onsets if o is not None]
     if dated:
         return min(dated) - BEFORE_ONSET, True

@@ -158,6 +158,22 @@ class Kind(ABC):
         return {}
 
 
+
+class CodecServing:
+    """Serving through the kind package's ``codec`` module (``decode_file`` and ``encode``), for
+    kinds that keep their serving code apart from the training class. Listed before ``Kind``:
+    ``class ImageKind(CodecServing, Kind)`` with ``codec = <the package's codec module>``."""
+
+    codec: ClassVar[Any]
+
+    @classmethod
+    def decode_file(cls, spec: ModelSpec, data: bytes, filename: str = "") -> Batch:
+        return cls.codec.decode_file(spec, data, filename)  # type: ignore[no-any-return]
+
+    @classmethod
+    def encode(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
+        return cls.codec.encode(spec, outputs, batch)  # type: ignore[no-any-return]
+
 K = TypeVar("K", bound=type[Kind])
 _KINDS: dict[str, type[Kind]] = {}
 

@@ -12,7 +12,15 @@ import numpy as np
 
 from medmaas.bundle.spec import ExplainSpec, FeatureSpec, ModelSpec, OnnxBinding, OutputSpec
 from medmaas.exceptions import InvalidInputError
-from medmaas.kinds.base import Batch, InferenceFn, Kind, Progress, no_progress, register_kind
+from medmaas.kinds.base import (
+    Batch,
+    CodecServing,
+    InferenceFn,
+    Kind,
+    Progress,
+    no_progress,
+    register_kind,
+)
 from medmaas.kinds.image import codec
 from medmaas.kinds.splitting import stratified as _stratified
 from medmaas.kinds.splitting import youden as _youden
@@ -30,7 +38,7 @@ VALIDATION_FRACTION = 0.15
 
 
 @register_kind("image")
-class ImageKind(Kind):
+class ImageKind(CodecServing, Kind):
     """A MONAI CNN per candidate architecture, trained with early stopping on a validation
     split and chosen by validation AUROC; exported to ONNX (fp32 and int8).
 
@@ -38,6 +46,8 @@ class ImageKind(Kind):
     >>> kind.fit(train).estimator_                           # doctest: +SKIP
     'resnet'
     """
+
+    codec = codec  # serving: decode_file and encode (CodecServing)
 
     tasks = ("classification",)
     loop_rows = 0
@@ -246,14 +256,6 @@ class ImageKind(Kind):
     def decode(cls, spec: ModelSpec, payload: Any) -> Batch:
         rows = payload.get("rows") if isinstance(payload, Mapping) else payload
         return codec.decode_rows(spec, rows)
-
-    @classmethod
-    def decode_file(cls, spec: ModelSpec, data: bytes, filename: str = "") -> Batch:
-        return codec.decode_file(spec, data, filename)
-
-    @classmethod
-    def encode(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
-        return codec.encode(spec, outputs, batch)
 
     @classmethod
     def explain(cls, spec: ModelSpec, bundle_dir: Path, run: InferenceFn, batch: Batch,

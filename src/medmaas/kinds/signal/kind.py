@@ -12,7 +12,15 @@ import numpy as np
 
 from medmaas.bundle.spec import ExplainSpec, FeatureSpec, ModelSpec, OnnxBinding, OutputSpec
 from medmaas.exceptions import InvalidInputError
-from medmaas.kinds.base import Batch, InferenceFn, Kind, Progress, no_progress, register_kind
+from medmaas.kinds.base import (
+    Batch,
+    CodecServing,
+    InferenceFn,
+    Kind,
+    Progress,
+    no_progress,
+    register_kind,
+)
 from medmaas.kinds.signal import codec
 from medmaas.kinds.signal.processing import BAND_HZ, BEFORE, MODEL_RATE, RR_FEATURES, WINDOW
 
@@ -38,7 +46,7 @@ MIN_RECORDS_FOR_RECORD_SPLIT = 5
 
 
 @register_kind("signal")
-class SignalKind(Kind):
+class SignalKind(CodecServing, Kind):
     """Beat classifiers chosen on validation macro-F1; each beat is its 0.71 s window at
     180 Hz plus its RR intervals.
 
@@ -46,6 +54,8 @@ class SignalKind(Kind):
     >>> kind.fit(train).estimator_                                # doctest: +SKIP
     'cnn'
     """
+
+    codec = codec  # serving: encode (CodecServing); decode_file below reads a record's files
 
     tasks = ("classification",)
     loop_rows = 0  # filtering and peak detection are never cheap enough for the event loop
@@ -246,10 +256,6 @@ class SignalKind(Kind):
     @classmethod
     def decode_file(cls, spec: ModelSpec, data: bytes, filename: str = "") -> Batch:
         return codec.decode_files(spec, {filename: data}, {})
-
-    @classmethod
-    def encode(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
-        return codec.encode(spec, outputs, batch)
 
     @classmethod
     def explain(cls, spec: ModelSpec, bundle_dir: Path, run: InferenceFn, batch: Batch,

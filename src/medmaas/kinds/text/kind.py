@@ -12,7 +12,15 @@ import numpy as np
 
 from medmaas.bundle.spec import ExplainSpec, FeatureSpec, ModelSpec, OnnxBinding, OutputSpec
 from medmaas.exceptions import DataError, InvalidInputError, SchemaError
-from medmaas.kinds.base import Batch, InferenceFn, Kind, Progress, no_progress, register_kind
+from medmaas.kinds.base import (
+    Batch,
+    CodecServing,
+    InferenceFn,
+    Kind,
+    Progress,
+    no_progress,
+    register_kind,
+)
 from medmaas.kinds.splitting import stratified as _stratified
 from medmaas.kinds.splitting import youden as _youden
 from medmaas.kinds.text import codec
@@ -32,7 +40,7 @@ ENCODER = "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the gt-all-
 
 
 @register_kind("text")
-class TextKind(Kind):
+class TextKind(CodecServing, Kind):
     """Fits each candidate on the same 85% of the training notes, picks the one with the best
     macro-F1 on the other 15% (the validation split, also used for early stopping, the binary
     threshold and conformal sets), and exports it with the tokenizer.
@@ -41,6 +49,8 @@ class TextKind(Kind):
     >>> kind.fit(train).estimator_                                  # doctest: +SKIP
     'minilm'
     """
+
+    codec = codec  # serving: decode_file and encode (CodecServing)
 
     tasks = ("classification",)
     loop_rows = 0  # de-identification and tokenization cost milliseconds per note
@@ -281,14 +291,6 @@ class TextKind(Kind):
                 raise SchemaError(f"the table needs a '{codec.TEXT_FIELD}' column; it has {list(rows.columns)}")
             rows = [{codec.TEXT_FIELD: v if isinstance(v, str) else ""} for v in rows[codec.TEXT_FIELD]]
         return codec.decode_rows(spec, rows, deidentify=deidentify is not False)
-
-    @classmethod
-    def decode_file(cls, spec: ModelSpec, data: bytes, filename: str = "") -> Batch:
-        return codec.decode_file(spec, data, filename)
-
-    @classmethod
-    def encode(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
-        return codec.encode(spec, outputs, batch)
 
     @classmethod
     def explain(cls, spec: ModelSpec, bundle_dir: Path, run: InferenceFn, batch: Batch,

@@ -13,7 +13,15 @@ import numpy as np
 
 from medmaas.bundle.spec import ExplainSpec, FeatureSpec, ModelSpec, OnnxBinding, OutputSpec
 from medmaas.exceptions import DataError, InvalidInputError
-from medmaas.kinds.base import Batch, InferenceFn, Kind, Progress, no_progress, register_kind
+from medmaas.kinds.base import (
+    Batch,
+    CodecServing,
+    InferenceFn,
+    Kind,
+    Progress,
+    no_progress,
+    register_kind,
+)
 from medmaas.kinds.splitting import stratified as _stratified
 from medmaas.kinds.splitting import youden as _youden
 from medmaas.kinds.timeseries import codec
@@ -37,7 +45,7 @@ PREFERRED = "ensemble"
 
 
 @register_kind("timeseries")
-class TimeSeriesKind(Kind):
+class TimeSeriesKind(CodecServing, Kind):
     """Fits the GRU and gradient boosting on the same 85% of the training stays (each at most
     once, however many candidates use it), scores every candidate by its AUROC on the other 15%
     (the validation split, also used for the binary threshold and conformal sets), ships the
@@ -49,6 +57,8 @@ class TimeSeriesKind(Kind):
     >>> kind.fit(train).estimator_                                                    # doctest: +SKIP
     'ensemble'
     """
+
+    codec = codec  # serving: decode_file and encode (CodecServing)
 
     tasks = ("classification",)
     call_rows = 1024  # a GRU over 48 hours: ~40 KB of state per stay and step
@@ -309,14 +319,6 @@ class TimeSeriesKind(Kind):
             return codec.decode_table(spec, payload)
         rows = payload.get("rows") if isinstance(payload, Mapping) else payload
         return codec.decode_rows(spec, rows)
-
-    @classmethod
-    def decode_file(cls, spec: ModelSpec, data: bytes, filename: str = "") -> Batch:
-        return codec.decode_file(spec, data, filename)
-
-    @classmethod
-    def encode(cls, spec: ModelSpec, outputs: Mapping[str, np.ndarray], batch: Batch) -> list[dict[str, Any]]:
-        return codec.encode(spec, outputs, batch)
 
     @classmethod
     def explain(cls, spec: ModelSpec, bundle_dir: Path, run: InferenceFn, batch: Batch,
