@@ -66,6 +66,20 @@ class Kind(ABC):
     #: with rows × tokens²). None: no limit.
     call_rows: ClassVar[int | None] = None
 
+    def __init__(self, task: str = "classification", *, candidates: list[str] | None = None,
+                 cv_folds: int = 5, test_size: float = 0.2, select_k: int | None = None,
+                 random_state: int = 0, units: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """The settings every kind takes from ``TrainOptions``; kinds add their own keywords and
+        pass these on. ``cv_folds`` is for kinds that choose candidates by cross-validation (the
+        networks choose on a validation split instead; text uses it for its baseline's C)."""
+        self.task = task
+        self.candidates = candidates
+        self.cv_folds = cv_folds
+        self.test_size = test_size
+        self.select_k = select_k
+        self.random_state = random_state
+        self.units = units
+
     # ---- training side -------------------------------------------------------------
     @classmethod
     @abstractmethod

@@ -62,18 +62,11 @@ class SignalKind(CodecServing, Kind):
     #: a CNN call on N beats holds N × 64 channels × 128 samples of activations: bound N
     call_rows = 4096
 
-    def __init__(self, task: str = "classification", *, candidates: list[str] | None = None,
-                 cv_folds: int = 5, test_size: float = 0.2, select_k: int | None = None,
-                 random_state: int = 0, units: Mapping[str, Mapping[str, str]] | None = None,
+    def __init__(self, task: str = "classification", *,
                  split: str = "records", epochs: int = 30, batch_size: int = 256,
-                 learning_rate: float = 3e-3, patience: int = 6, quantize: bool = True) -> None:
-        self.task = task
-        self.candidates = candidates
-        self.cv_folds = cv_folds  # unused: candidates are chosen on the validation split
-        self.test_size = test_size
-        self.select_k = select_k
-        self.random_state = random_state
-        self.units = units
+                 learning_rate: float = 3e-3, patience: int = 6, quantize: bool = True,
+                 **common: Any) -> None:
+        super().__init__(task, **common)
         if split not in SPLITS:
             raise InvalidInputError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
         self.split_by = split

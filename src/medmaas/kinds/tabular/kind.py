@@ -35,17 +35,6 @@ class TabularKind(Kind):
 
     tasks = ("classification", "regression")
 
-    def __init__(self, task: str = "classification", *, candidates: list[str] | None = None,
-                 cv_folds: int = 5, test_size: float = 0.2, select_k: int | None = None,
-                 random_state: int = 0, units: Mapping[str, Mapping[str, str]] | None = None) -> None:
-        self.task = task
-        self.candidates = candidates
-        self.cv_folds = cv_folds
-        self.test_size = test_size
-        self.select_k = select_k
-        self.random_state = random_state
-        self.units = units
-
     # ---- training side -------------------------------------------------------------
     @classmethod
     def read(cls, source: Path | bytes, *, target: str, name: str, task: str | None = None,

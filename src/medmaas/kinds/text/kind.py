@@ -56,18 +56,11 @@ class TextKind(CodecServing, Kind):
     loop_rows = 0  # de-identification and tokenization cost milliseconds per note
     call_rows = 16  # MiniLM at 512 tokens: ~200 MB of attention per call; TF-IDF ~150 MB
 
-    def __init__(self, task: str = "classification", *, candidates: list[str] | None = None,
-                 cv_folds: int = 5, test_size: float = 0.2, select_k: int | None = None,
-                 random_state: int = 0, units: Mapping[str, Mapping[str, str]] | None = None,
+    def __init__(self, task: str = "classification", *,
                  epochs: int = 4, batch_size: int = 16, learning_rate: float = 5e-5,
-                 max_tokens: int = 256, quantize: bool = True, deidentify: bool = True) -> None:
-        self.task = task
-        self.candidates = candidates
-        self.cv_folds = cv_folds  # the baseline's C is chosen by k-fold CV within the training part
-        self.test_size = test_size
-        self.select_k = select_k
-        self.random_state = random_state
-        self.units = units
+                 max_tokens: int = 256, quantize: bool = True, deidentify: bool = True,
+                 **common: Any) -> None:
+        super().__init__(task, **common)
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate

@@ -63,18 +63,11 @@ class TimeSeriesKind(CodecServing, Kind):
     tasks = ("classification",)
     call_rows = 1024  # a GRU over 48 hours: ~40 KB of state per stay and step
 
-    def __init__(self, task: str = "classification", *, candidates: list[str] | None = None,
-                 cv_folds: int = 5, test_size: float = 0.2, select_k: int | None = None,
-                 random_state: int = 0, units: Mapping[str, Mapping[str, str]] | None = None,
-                 epochs: int = 40, batch_size: int = 64, learning_rate: float = 2e-3, patience: int = 8,
-                 hidden: int = 64, trees: int = 300, gru_seeds: int = 1) -> None:
-        self.task = task
-        self.candidates = candidates
-        self.cv_folds = cv_folds  # unused: candidates are chosen on the validation split
-        self.test_size = test_size
-        self.select_k = select_k
-        self.random_state = random_state
-        self.units = units
+    def __init__(self, task: str = "classification", *,
+                 epochs: int = 40, batch_size: int = 64, learning_rate: float = 2e-3,
+                 patience: int = 8, hidden: int = 64, trees: int = 300, gru_seeds: int = 1,
+                 **common: Any) -> None:
+        super().__init__(task, **common)
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
