@@ -76,7 +76,8 @@ def test_sending_notes_as_they_are_needs_its_own_permission(text_api: Any) -> No
                           headers=_auth(keys["developer"]))
     assert explain.status_code == 403 and "text:identified" in explain.text
     events = client.get("/v1/audit?n=50&action=model.predict", headers=_auth(keys["auditor"])).json()
-    assert [e["detail"] for e in events if e["outcome"] == "ok"] == [{"rows": 1, "deidentified": False}]
+    assert [e["detail"] for e in events if e["outcome"] == "ok"] == [
+        {"rows": 1, "deidentified": False, "request_id": allowed.headers["x-request-id"]}]
     wrong = client.post("/v1/models/side-effects/predict", json={"rows": [{"text": NOTE}], "deidentify": "no"},
                         headers=_auth(keys["admin"]))
     assert wrong.status_code == 422 and "'deidentify' must be true or false" in wrong.text

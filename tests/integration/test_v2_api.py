@@ -148,9 +148,10 @@ def test_json_and_binary_inference_give_the_v1_answers_and_are_audited(api: Any)
         np.testing.assert_allclose(outputs["probabilities"][:, 1], [p["probability"] for p in v1], atol=2e-6)
     events = client.get("/v1/audit?n=10&action=model.predict", headers=_auth(keys["auditor"])).json()
     hashes = {e["input_sha256"]: e for e in events}
-    for sent in (as_json.request.content, body):
+    for sent, response in ((as_json.request.content, as_json), (body, as_binary)):
         event = hashes[hashlib.sha256(sent).hexdigest()]
-        assert (event["resource"], event["version"], event["detail"]) == ("wdbc", 1, {"rows": 16})
+        assert (event["resource"], event["version"], event["detail"]) == (
+            "wdbc", 1, {"rows": 16, "request_id": response.headers["x-request-id"]})
     assert client.get("/v1/audit/verify", headers=_auth(keys["auditor"])).json()["ok"]
 
 

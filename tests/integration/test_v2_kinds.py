@@ -89,9 +89,10 @@ def test_notes_without_deidentification_need_their_permission_and_are_marked(kin
             "parameters": {"deidentify": False}}
     _error(client.post("/v2/models/notes/infer", headers=_auth(keys["clinician"]), json=body), 403,
            "text:identified")
-    assert client.post("/v2/models/notes/infer", headers=_auth(keys["admin"]), json=body).status_code == 200
+    answered = client.post("/v2/models/notes/infer", headers=_auth(keys["admin"]), json=body)
+    assert answered.status_code == 200
     (event,) = client.get("/v1/audit?n=5&action=model.predict", headers=_auth(keys["auditor"])).json()
-    assert event["detail"] == {"rows": 1, "deidentified": False}
+    assert event["detail"] == {"rows": 1, "deidentified": False, "request_id": answered.headers["x-request-id"]}
     _error(client.post("/v2/models/notes/infer", headers=_auth(keys["clinician"]), json={"inputs": [
         {"name": "text", "shape": [1], "datatype": "FP32", "data": [1.0]}]}), 400, "'text'", "BYTES")
 

@@ -130,7 +130,8 @@ class DataPlane:
         content, length = await v2.infer(
             self.fastapi.state.medmaas, principal, name, version, body,
             header_length=header_length(headers.get(b"inference-header-content-length")),
-            content_encoding=encoding.decode("latin-1") if encoding else None, path=scope["path"])
+            content_encoding=encoding.decode("latin-1") if encoding else None, path=scope["path"],
+            request_id=request_id)
         if length is None:
             return content, b"application/json", []
         # tritonclient finds where the JSON ends by this header, KServe's client too.

@@ -158,8 +158,8 @@ async def answer(state: AppState, principal: Principal, model: LoadedModel, batc
         explanations = await in_thread(model.explain, batch, top_k)
         for item, explanation in zip(predictions, explanations, strict=True):
             item["explanation"] = explanation
-    await audit_answer(state, principal, model, batch, input_sha256=input_sha256, explain=explain,
-                       deidentified=deidentified)
+    await audit_answer(state, principal, model, batch, input_sha256=input_sha256, request_id=request_id,
+                       explain=explain, deidentified=deidentified)
     return {"model": model.name, "version": model.version, "request_id": request_id,
             "predictions": predictions}
 
@@ -170,13 +170,16 @@ async def infer(state: AppState, model: LoadedModel, batch: Batch) -> dict[str, 
 
 
 async def audit_answer(state: AppState, principal: Principal, model: LoadedModel, batch: Batch, *,
-                       input_sha256: str, explain: bool = False, deidentified: bool = True) -> None:
+                       input_sha256: str, request_id: str, explain: bool = False,
+                       deidentified: bool = True) -> None:
     """The audit event of an answered prediction, whatever protocol it came by. Fail closed:
-    callers send the answer only after this returns (the event is durable)."""
+    callers send the answer only after this returns (the event is durable). The request id
+    (the X-Request-ID the caller got) ties an answer to its event."""
     await state.writer.append(AuditEvent(
         actor=principal.key_id, role=principal.role,
         action="model.explain" if explain else "model.predict", project=principal.project,
         resource=model.name, version=model.version, outcome="ok", input_sha256=input_sha256,
         # A request that skipped de-identification (text:identified) is marked, for review.
-        detail={"rows": batch.n} if deidentified else {"rows": batch.n, "deidentified": False}, at=utcnow(),
+        detail={"rows": batch.n, "request_id": request_id} if deidentified
+        else {"rows": batch.n, "request_id": request_id, "deidentified": False}, at=utcnow(),
     ))

@@ -87,7 +87,8 @@ async def _infer(request: Request, state: Any, principal: Principal, name: str, 
     body, length = await service.infer(
         state, principal, name, version, await request.body(),
         header_length=header_length(request.headers.get(HEADER)),
-        content_encoding=request.headers.get("content-encoding"), path=request.url.path)
+        content_encoding=request.headers.get("content-encoding"), path=request.url.path,
+        request_id=request.state.request_id)
     if length is None:
         return Response(body, media_type="application/json")
     return Response(body, media_type="application/octet-stream", headers={HEADER: str(length)})

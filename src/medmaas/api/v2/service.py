@@ -61,7 +61,8 @@ async def model_ready(state: AppState, principal: Principal, name: str, version:
 
 
 async def infer(state: AppState, principal: Principal, name: str, version: str | None, body: bytes, *,
-                header_length: int | None, content_encoding: str | None, path: str) -> tuple[bytes, int | None]:
+                header_length: int | None, content_encoding: str | None, path: str,
+                request_id: str) -> tuple[bytes, int | None]:
     """The response body of an inference request, and its JSON header's length when binary
     outputs follow it. Answered only once audited."""
     input_sha256 = hashlib.sha256(body).hexdigest()
@@ -102,7 +103,7 @@ async def infer(state: AppState, principal: Principal, name: str, version: str |
         model_name=model.name, model_version=str(model.version), request_id=request.id,
         outputs=[by_name[name] for name in wanted], binary=binary, parameters=parameters)
     await predicting.audit_answer(state, principal, model, batch, input_sha256=input_sha256,
-                                  deidentified=deidentified)
+                                  request_id=request_id, deidentified=deidentified)
     return answer
 
 
