@@ -102,7 +102,9 @@ def serve(home: Path, **settings: object) -> Iterator[tuple[object, dict[str, st
     from medmaas.api.app import build_state, create_app
     from medmaas.settings import Settings
 
-    config = Settings(home=home, **{"max_body_bytes": 1024 * 1024, **settings})  # type: ignore[arg-type]
+    # No per-key rate limit unless a test asks for one: tests send bursts from one key.
+    config = Settings(home=home, **{"max_body_bytes": 1024 * 1024, "rate_limit_per_s": 0,  # type: ignore[arg-type]
+                                    **settings})
     state = build_state(config)
     keys = {
         role: state.keys.create(f"{role}-key", role, created_by="test")[0]

@@ -62,7 +62,9 @@ def served_builtin(model: str, *, ready_path: str = "/readyz",
         server = subprocess.Popen([sys.executable, "-m", "medmaas.cli.main", "--home", str(home), "serve",
                                    "--port", str(port), "--no-builtin"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  env={**os.environ, "MEDMAAS_MAX_BODY_BYTES": str(max_body_bytes)})
+                                  env={**os.environ, "MEDMAAS_MAX_BODY_BYTES": str(max_body_bytes),
+                                       # one key sends every request: no per-key rate limit
+                                       "MEDMAAS_RATE_LIMIT_PER_S": "0"})
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"},
                               timeout=30) as client:

@@ -103,7 +103,8 @@ class Medmaas(Server):
                 "--port", str(self.port)]
 
     def env(self) -> dict[str, str]:
-        return {"MEDMAAS_HOME": str(self.ctx.medmaas_home)}
+        # One key sends every request: its per-key rate limit would cap the throughput measured.
+        return {"MEDMAAS_HOME": str(self.ctx.medmaas_home), "MEDMAAS_RATE_LIMIT_PER_S": "0"}
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.ctx.medmaas_key}"}

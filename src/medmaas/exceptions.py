@@ -10,7 +10,8 @@
     ├── AuthenticationError                   no credentials, or credentials that are unknown/revoked
     ├── PermissionDeniedError                 a known principal whose role does not allow the action
     ├── OverloadedError                       a full queue; retry later
-    │   └── AuditUnavailableError             the audit log cannot be written; result withheld
+    │   ├── AuditUnavailableError             the audit log cannot be written; result withheld
+    │   └── RateLimitedError                  this API key sent more than its rate; retry later
     ├── IntegrityError                        stored state failed a check (hash chain, artifact hash)
     └── MissingDependencyError (ImportError)  an optional extra is not installed
 
@@ -70,6 +71,10 @@ class AuditUnavailableError(OverloadedError):
 
     def __init__(self, message: str, retry_after_s: float = 5.0) -> None:
         super().__init__(message, retry_after_s)
+
+
+class RateLimitedError(OverloadedError):
+    """One API key sent more requests than its rate limit allows (HTTP 429, Retry-After)."""
 
 
 class IntegrityError(MedmaasError):

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     batch_window_ms: float = Field(default=0.0, ge=0, le=50, description="longest a request waits for a batch to fill, under concurrency only")
     batch_max_rows: int = Field(default=256, ge=1, description="rows per inference call at most (bigger requests run alone)")
     batch_queue_rows: int = Field(default=8192, ge=1, description="rows waiting per model before requests get 503 + Retry-After")
+    # Per API key (medmaas.security.ratelimit); 0 turns limiting off, e.g. for load tests.
+    rate_limit_per_s: float = Field(default=50.0, ge=0, description="requests per second each API key may make on average (0: no limit)")
+    rate_limit_burst: int = Field(default=100, ge=1, description="requests each API key may make at once before the rate applies")
     model_idle_unload_s: float = Field(default=3600, ge=0, description="unload a model version unused this long (0: never)")
 
     @model_validator(mode="after")

@@ -34,7 +34,7 @@ def live_server(home: Path, **overrides: Any) -> Iterator[tuple[str, dict[str, s
     from medmaas.api.app import build_state, create_app
     from medmaas.settings import Settings
 
-    settings = Settings(home=home, **overrides)
+    settings = Settings(home=home, **{"rate_limit_per_s": 0, **overrides})  # bursts from one key
     state = build_state(settings)
     keys = {role: state.keys.create(f"{role}-key", role, created_by="test")[0]
             for role in ("clinician", "auditor")}

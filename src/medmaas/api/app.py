@@ -36,6 +36,7 @@ def build_state(settings: Settings) -> AppState:
     from medmaas.runtime.batcher import BatchingConfig
     from medmaas.runtime.cache import ModelCache
     from medmaas.security.keys import KeyStore
+    from medmaas.security.ratelimit import RateLimiter
 
     registry = Registry.open(settings)
     audit = AuditLog(registry)
@@ -46,7 +47,8 @@ def build_state(settings: Settings) -> AppState:
                     keys=KeyStore(registry, settings.resolved_secret()), audit=audit,
                     writer=AuditWriter(registry.database_url).start(),
                     models=ModelCache(registry, idle_unload_s=settings.model_idle_unload_s or None,
-                                      batching=batching))
+                                      batching=batching),
+                    limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst))
 
 
 async def _unload_idle_models(state: AppState) -> None:

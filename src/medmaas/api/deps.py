@@ -47,6 +47,7 @@ def denial_event(principal: Principal, permission: str, path: str, method: str) 
 
 def current_principal(request: Request, state: State) -> Principal:
     principal = state.keys.verify(_credentials(request))
+    state.limiter.check(principal.key_id)  # 429 with Retry-After past the key's rate
     request.state.principal = principal
     return principal
 

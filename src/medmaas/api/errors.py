@@ -23,6 +23,7 @@ from medmaas.exceptions import (
     OverloadedError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    RateLimitedError,
 )
 from medmaas.fhir.outcome import operation_outcome
 
@@ -35,6 +36,7 @@ STATUS: list[tuple[type[MedmaasError], int]] = [
     (ConflictError, 409),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
+    (RateLimitedError, 429),
     (OverloadedError, 503),
     (MissingDependencyError, 501),
     (IntegrityError, 500),

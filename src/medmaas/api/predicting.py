@@ -42,6 +42,7 @@ async def authenticate(state: AppState, authorization: str | None, api_key: str 
     principal = state.keys.verify_cached(token)
     if principal is None:  # not in memory: the key store asks the database
         principal = await in_thread(state.keys.verify, token)
+    state.limiter.check(principal.key_id)
     return principal
 
 

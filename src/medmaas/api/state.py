@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from medmaas.registry import Registry
     from medmaas.runtime.cache import ModelCache
     from medmaas.security.keys import KeyStore
+    from medmaas.security.ratelimit import RateLimiter
     from medmaas.settings import Settings
 
 
@@ -25,6 +26,8 @@ class AppState:
     #: Group commits for the serving path's audit events (started with the app).
     writer: AuditWriter
     models: ModelCache
+    #: Per-key token buckets, checked right after authentication.
+    limiter: RateLimiter
     started_at: float = field(default_factory=time.monotonic)
     ready: bool = False
 

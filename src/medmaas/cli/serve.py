@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from medmaas.cli.context import Context, console
+from medmaas.exceptions import InvalidInputError
+from medmaas.settings import Settings
 
 
 def _first_key(c: Context, host: str, port: int) -> None:
@@ -51,15 +54,18 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port (default 8000)")] = None,
     builtin: Annotated[bool, typer.Option(help="build missing built-in models in the background")] = True,
     workers: Annotated[int, typer.Option(min=1, max=1, help="one process; scale out with Ray")] = 1,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (chain): serve HTTPS, TLS 1.2 or newer only")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert")] = None,
 ) -> None:
     """Run the HTTP service. The first start prints an admin API key once."""
-    import uvicorn
-
     from medmaas.api.app import create_app
     from medmaas.cli.context import configure_logging
 
     c: Context = ctx.obj
+    if tls_cert is not None or tls_key is not None:
+        c.settings = c.settings.model_copy(update={"tls_certfile": tls_cert, "tls_keyfile": tls_key})
     settings = c.settings
+    tls_files(settings)
     host = host or settings.host
     port = port or settings.port
     configure_logging(settings.log_level)
@@ -79,8 +85,40 @@ def serve(
         return lambda: stop_build(process)
 
     app = create_app(settings, on_startup=start_builds)
+    server = uvicorn_server(app, settings, host, port)
     scheme = "https" if settings.tls_certfile else "http"
     console.print(f"medmaas serving on {scheme}://{host}:{port} (API docs at /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
-                ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None)
+    server.run()
+
+
+def tls_files(settings: Settings) -> None:
+    """Refuse a half or unreadable TLS configuration before anything starts."""
+    cert, key = settings.tls_certfile, settings.tls_keyfile
+    if (cert is None) != (key is None):
+        raise InvalidInputError("give both --tls-cert and --tls-key (MEDMAAS_TLS_CERTFILE and MEDMAAS_TLS_KEYFILE), or neither")
+    for path, what in ((cert, "--tls-cert"), (key, "--tls-key")):
+        if path is not None and not path.is_file():
+            raise InvalidInputError(f"{what}: no file at {path}")
+
+
+def uvicorn_server(app: Any, settings: Settings, host: str, port: int) -> Any:
+    """uvicorn over ``app``; with a certificate, HTTPS that refuses anything older than TLS 1.2.
+
+    uvicorn takes no minimum protocol version, so its SSL context is built here (``load``) and
+    tightened before the server starts: TLS 1.0 and 1.1 are deprecated (RFC 8996) and HIPAA's
+    transmission-security guidance (NIST SP 800-52r2) asks for 1.2 or newer.
+    """
+    import ssl
+
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
+                            ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None)
+    if settings.tls_certfile is not None:
+        try:
+            config.load()
+        except (ssl.SSLError, OSError) as exc:
+            raise InvalidInputError(f"cannot use the TLS certificate and key: {exc}") from None
+        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+    return uvicorn.Server(config)
