@@ -100,6 +100,7 @@ def serve(home: Path, **settings: object) -> Iterator[tuple[object, dict[str, st
     from fastapi.testclient import TestClient
 
     from medmaas.api.app import build_state, create_app
+    from medmaas.security.permissions import ROLES
     from medmaas.settings import Settings
 
     # No per-key rate limit unless a test asks for one: tests send bursts from one key.
@@ -108,7 +109,7 @@ def serve(home: Path, **settings: object) -> Iterator[tuple[object, dict[str, st
     state = build_state(config)
     keys = {
         role: state.keys.create(f"{role}-key", role, created_by="test")[0]
-        for role in ("admin", "developer", "clinician", "auditor")
+        for role in ROLES
     }
     with TestClient(create_app(config, state=state)) as client:
         yield client, keys

@@ -210,7 +210,7 @@ def check_keys(registry: Registry) -> None:
     """Create, verify, reject a wrong secret, revoke, expire; plaintext is never stored."""
     keys = KeyStore(registry, SERVER_SECRET)
     admin = keys.bootstrap_admin()
-    assert admin is not None and keys.verify(admin).role == "admin"
+    assert admin is not None and keys.verify(admin).role == "sysadmin"
     assert keys.bootstrap_admin() is None  # only on the very first start
     plaintext, info = keys.create("ward app", "clinician", created_by="admin", project="ward-7")
     assert plaintext.startswith(f"mm_{info.key_id}_")
@@ -241,7 +241,7 @@ def check_keys(registry: Registry) -> None:
     soon = utcnow() + timedelta(milliseconds=300)
     short, _ = keys.create("temp", "auditor", created_by="admin", expires_at=soon)
     assert keys.verify(short).role == "auditor"
-    with pytest.raises(InvalidInputError, match="role must be one of admin, developer"):
+    with pytest.raises(InvalidInputError, match="role must be one of sysadmin, admin, developer"):
         keys.create("x", "superuser", created_by="admin")
     with pytest.raises(NotFoundError, match="API key 'nosuchkey0' not found"):
         keys.revoke("nosuchkey0", actor="admin")

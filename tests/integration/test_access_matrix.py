@@ -102,3 +102,76 @@ def test_every_role_is_allowed_exactly_what_the_permission_table_says(api: Any) 
             if got != expected or response.status_code >= 500:
                 wrong.append(f"{method} {template} as {caller}: {response.status_code}, expected {expected}")
     assert not wrong, "\n".join(wrong)
+
+
+def _tenant_request(client: Any, method: str, url: str, key: str) -> Any:
+    """A request that would succeed for the model's own project: valid bodies, so what answers
+    is the model lookup, not body validation."""
+    headers = {"Authorization": f"Bearer {key}"}
+    if url.endswith("/predict/csv"):
+        return client.request(method, url, headers={**headers, "Content-Type": "text/csv"}, content=CSV)
+    if url.endswith(("/predict/file", "/explain/file")):
+        return client.request(method, url, headers=headers, files={"file": ("rows.csv", CSV, "text/csv")})
+    body: Any = {} if method in ("POST", "PUT") else None
+    for suffix, valid in TENANT_BODIES.items():
+        if url.endswith(suffix):
+            body = valid
+    return client.request(method, url, headers=headers, json=body)
+
+
+ROW = {"mean radius": 14.0, "mean texture": 20.0}
+CSV = b"mean radius,mean texture\n14.0,20.0\n"
+TENANT_BODIES = {
+    "/promote": {"stage": "staging"}, "/aliases/champion": {"version": 1},
+    "/predict": {"rows": [ROW]}, "/explain": {"rows": [ROW]},
+    "/infer": {"inputs": [{"name": "mean radius", "shape": [1, 1], "datatype": "FP32", "data": [14.0]}]},
+}
+
+
+def test_a_key_of_another_project_sees_nothing_of_this_one(api: Any) -> None:
+    """The tenants column: every operation, called by every role of another project, is refused
+    by role exactly as the table says; where the role is allowed, whatever names this project's
+    model or key answers exactly as for a name that exists nowhere (404, not 403: names must not
+    leak), and no answer mentions this project's names.
+    """
+    client, keys = api
+    state = client.app.fastapi.state.medmaas
+    _, victim = state.keys.create("victim", "clinician", created_by="test")
+    own_names = {"wdbc", victim.key_id, *(k.split("_")[1] for k in keys.values())}
+    state.registry.create_project("other")
+    others = {role: state.keys.create(f"other-{role}", role, created_by="test", project="other")[0]
+              for role in ROLES}
+    wrong = []
+    for method, template, action in _operations(client.app.fastapi):
+        if (method, template) in PUBLIC:
+            continue
+        url = _url(template).replace("no-such-key", victim.key_id)
+        names_ours = "{name}" in template or "{key_id}" in template
+        for role, key in others.items():
+            response = _tenant_request(client, method, url, key)
+            if action not in PERMISSIONS[role]:
+                expected = {403}
+            elif names_ours and not (template.startswith("/v1/keys") and role == "sysadmin"):
+                expected = {404}
+                missing = _tenant_request(client, method, url.replace("wdbc", "zz-nowhere").replace(
+                    victim.key_id, "zz-nowhere"), key)
+                if missing.text.replace("zz-nowhere", "X").replace(missing.headers["x-request-id"], "") != \
+                        response.text.replace("wdbc", "X").replace(victim.key_id, "X").replace(
+                            response.headers["x-request-id"], ""):
+                    wrong.append(f"{method} {template} as other-project {role}: answers differently "
+                                 f"for this project's name than for none: {response.text} vs {missing.text}")
+            else:
+                expected = set(range(200, 500)) - {401, 403, 404}
+            if response.status_code not in expected:
+                wrong.append(f"{method} {template} as other-project {role}: {response.status_code} {response.text[:200]}")
+            # The audit trail shows the caller's own requests (denied ones name the path asked
+            # for); everything else must not mention this project's names.
+            elif role != "sysadmin" and response.status_code < 300 and template != "/v1/audit":
+                leaked = sorted(n for n in own_names if n in response.text)
+                if leaked:
+                    wrong.append(f"{method} {template} as other-project {role} shows {leaked}")
+    assert not wrong, "\n".join(wrong)
+    # only the installation admin reached across: the victim key is revoked, by it
+    events = state.audit.tail(5, action="key.revoke")
+    assert state.keys.get(victim.key_id).revoked_at is not None
+    assert [(e.resource, e.role, e.project) for e in events] == [(victim.key_id, "sysadmin", "default")]

@@ -136,5 +136,5 @@ def test_bootstrap_creates_exactly_one_admin_key_under_concurrency(registry: Reg
     created = [r for r in results if r is not None]
     assert len(created) == 1 and len(results) == 5
     keys = KeyStore(registry, SERVER_SECRET)
-    assert keys.verify(created[0]).role == "admin"
-    assert [k.role for k in keys.list()] == ["admin"]
+    assert keys.verify(created[0]).role == "sysadmin"
+    assert [k.role for k in keys.list()] == ["sysadmin"]

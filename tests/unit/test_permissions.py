@@ -9,7 +9,8 @@ from medmaas.security import ACTIONS, ROLES, Principal, allowed, check_role, req
 from medmaas.security.permissions import actions_for
 
 EXPECTED = {
-    "admin": set(ACTIONS),
+    "sysadmin": set(ACTIONS),
+    "admin": set(ACTIONS) - {"projects:manage"},
     "developer": {
         "models:read",
         "models:write",
@@ -26,8 +27,10 @@ EXPECTED = {
 }
 
 
-def test_the_roles_are_the_four_of_the_design() -> None:
+def test_the_roles_are_the_four_of_the_design_and_the_installation_admin() -> None:
     assert set(ROLES) == set(EXPECTED)
+    # only the installation admin reaches across projects
+    assert [role for role in ROLES if allowed(role, "projects:manage")] == ["sysadmin"]
     assert {"keys:manage", "audit:read", "models:promote", "predict"} <= ACTIONS
 
 
@@ -53,7 +56,7 @@ def test_an_unknown_role_may_do_nothing_and_cannot_be_issued() -> None:
     with pytest.raises(PermissionDeniedError):
         require(principal, "models:read")
     with pytest.raises(
-        InvalidInputError, match="role must be one of admin, developer, clinician, auditor"
+        InvalidInputError, match="role must be one of sysadmin, admin, developer, clinician, auditor"
     ):
         check_role("root")
     assert actions_for("clinician") == frozenset(EXPECTED["clinician"])

@@ -20,6 +20,7 @@ class HeadlinePublic(BaseModel):
 
 class JobPublic(BaseModel):
     id: int
+    project: str
     name: str
     status: str
     progress: float
@@ -110,6 +111,17 @@ class KeyCreate(_In):
     name: str = Field(min_length=1, max_length=100)
     role: str
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    project: str | None = Field(default=None, description="the caller's own project if unset; "
+                                "another project needs the projects:manage permission (sysadmin)")
+
+
+class ProjectCreate(_In):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", description="lowercase letters, digits, '.', '_', '-'")
+
+
+class ProjectPublic(BaseModel):
+    name: str
+    created: bool = Field(default=False, description="false when the project already existed")
 
 
 class KeyPublic(BaseModel):

@@ -19,9 +19,9 @@ def _first_key(c: Context, host: str, port: int) -> None:
         return
     from medmaas.audit import AuditEvent
 
-    c.audit.append(AuditEvent(actor=c.actor, role="admin", action="key.create", project="default",
-                              resource=plaintext.split("_")[1], outcome="ok", detail={"role": "admin", "bootstrap": True}))
-    console.print("\n[bold]Your admin API key[/bold] (shown once; store it now, it is kept only as a keyed hash):")
+    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="key.create", project="default",
+                              resource=plaintext.split("_")[1], outcome="ok", detail={"role": "sysadmin", "bootstrap": True}))
+    console.print("\n[bold]Your admin API key[/bold] (role sysadmin; shown once: store it now, it is kept only as a keyed hash):")
     print(f"\n    {plaintext}\n", flush=True)
     console.print("Use it like this:", highlight=False)
     print(f'    export MEDMAAS_KEY={plaintext}\n'

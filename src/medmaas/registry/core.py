@@ -34,7 +34,13 @@ from medmaas.registry.info import (
     StageEventInfo,
     VersionInfo,
 )
-from medmaas.registry.refs import check_alias, ensure_project, find_model, find_version
+from medmaas.registry.refs import (
+    check_alias,
+    ensure_project,
+    find_model,
+    find_version,
+    project_exists,
+)
 from medmaas.registry.snapshots import (
     alias_info,
     aliases_by_version,
@@ -51,6 +57,7 @@ from medmaas.registry.tables import (
     Alias,
     Model,
     ModelVersion,
+    Project,
     StageEvent,
     utcnow,
 )
@@ -410,9 +417,9 @@ class Registry:
 
     # -- build jobs --------------------------------------------------------------------------
 
-    def create_job(self, name: str, model_name: str | None = None) -> int:
+    def create_job(self, name: str, model_name: str | None = None, project: str = DEFAULT_PROJECT) -> int:
         with self.session(write=True) as s:
-            return jobs.create_job(s, name, model_name)
+            return jobs.create_job(s, name, model_name, project)
 
     def update_job(
         self,
@@ -428,6 +435,25 @@ class Registry:
         with self.session() as s:
             return jobs.get_job(s, job_id)
 
-    def list_jobs(self, status: str | None = None, limit: int = 100) -> list[JobInfo]:
+    def list_jobs(self, status: str | None = None, limit: int = 100,
+                  project: str | None = None) -> list[JobInfo]:
+        """Newest first; one project's, or every project's when ``project`` is None."""
         with self.session() as s:
-            return jobs.list_jobs(s, status=status, limit=limit)
+            return jobs.list_jobs(s, status=status, limit=limit, project=project)
+
+    # -- projects (tenants) ------------------------------------------------------------------
+
+    def create_project(self, name: str) -> bool:
+        """Create project ``name``; False if it already existed."""
+        with self.session(write=True) as s:
+            existed = project_exists(s, name)
+            ensure_project(s, name)
+            return not existed
+
+    def list_projects(self) -> list[str]:
+        with self.session() as s:
+            return list(s.scalars(select(Project.name).order_by(Project.name)))
+
+    def has_project(self, name: str) -> bool:
+        with self.session() as s:
+            return project_exists(s, name)

@@ -90,6 +90,7 @@ class JobInfo:
     """A build job (e.g. a built-in model being trained) and how far it got."""
 
     id: int
+    project: str
     name: str
     status: str
     progress: float

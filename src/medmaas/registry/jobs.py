@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from medmaas.exceptions import ConflictError, InvalidInputError, NotFoundError
 from medmaas.registry.info import JobInfo
-from medmaas.registry.tables import JOB_STATUSES, BuildJob, utcnow
-from medmaas.registry.validation import check_text
+from medmaas.registry.tables import DEFAULT_PROJECT, JOB_STATUSES, BuildJob, utcnow
+from medmaas.registry.validation import check_name, check_text
 
 _FINISHED = ("succeeded", "failed")
 
@@ -22,6 +22,7 @@ _FINISHED = ("succeeded", "failed")
 def job_info(row: BuildJob) -> JobInfo:
     return JobInfo(
         id=row.id,
+        project=row.project,
         name=row.name,
         status=row.status,
         progress=row.progress,
@@ -33,8 +34,10 @@ def job_info(row: BuildJob) -> JobInfo:
     )
 
 
-def create_job(session: Session, name: str, model_name: str | None = None) -> int:
-    row = BuildJob(name=check_text(name, "job name"), model_name=model_name, status="queued")
+def create_job(session: Session, name: str, model_name: str | None = None,
+               project: str = DEFAULT_PROJECT) -> int:
+    row = BuildJob(name=check_text(name, "job name"), model_name=model_name, status="queued",
+                   project=check_name(project, "project name"))
     session.add(row)
     session.flush()
     return row.id
@@ -89,9 +92,13 @@ def get_job(session: Session, job_id: int) -> JobInfo:
     return job_info(row)
 
 
-def list_jobs(session: Session, status: str | None = None, limit: int = 100) -> list[JobInfo]:
-    """Newest first, so a dashboard shows what is happening now at the top."""
+def list_jobs(session: Session, status: str | None = None, limit: int = 100,
+              project: str | None = None) -> list[JobInfo]:
+    """Newest first, so a dashboard shows what is happening now at the top; one project's
+    jobs, or every project's when ``project`` is None."""
     query = select(BuildJob).order_by(BuildJob.id.desc()).limit(max(1, min(limit, 1000)))
+    if project is not None:
+        query = query.where(BuildJob.project == project)
     if status is not None:
         query = query.where(BuildJob.status == status)
     return [job_info(row) for row in session.scalars(query)]

@@ -35,6 +35,11 @@ def check_alias(alias: object) -> str:
     return name
 
 
+def project_exists(session: Session, project: str) -> bool:
+    check_name(project, "project name")
+    return session.scalar(select(Project.id).where(Project.name == project)) is not None
+
+
 def ensure_project(session: Session, project: str) -> None:
     """Create ``project`` if it does not exist yet: projects appear on first use."""
     check_name(project, "project name")

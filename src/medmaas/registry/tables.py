@@ -175,6 +175,7 @@ class BuildJob(Base):
     __tablename__ = "build_jobs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project: Mapped[str] = mapped_column(String(64), default=DEFAULT_PROJECT, server_default=DEFAULT_PROJECT)
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     progress: Mapped[float] = mapped_column(Float, default=0.0)
@@ -183,6 +184,33 @@ class BuildJob(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class Dataset(Base):
+    """A stored dataset: its ciphertext is an artifact blob, its data key is kept wrapped.
+
+    Nothing here is patient data: no column names, no file name, only sizes and hashes. The
+    data key (``wrapped_key``) is encrypted under a key-encryption key named by ``kek_id``;
+    deleting this row destroys the only copy of the data key (cryptographic erase).
+    """
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("project", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    project: Mapped[str] = mapped_column(String(64), ForeignKey("projects.name"))
+    name: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(100))
+    plaintext_sha256: Mapped[str] = mapped_column(String(64))
+    ciphertext_sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    columns: Mapped[int | None] = mapped_column(Integer)
+    kek_id: Mapped[str] = mapped_column(String(64))
+    wrapped_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
 
 
 class ApiKey(Base):

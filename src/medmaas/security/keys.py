@@ -127,7 +127,8 @@ class KeyStore:
             return self._insert(s, name, role, created_by, project, expires_at)
 
     def bootstrap_admin(self, created_by: str = "medmaas bootstrap") -> str | None:
-        """On first start, create an admin key and return its plaintext; later, ``None``.
+        """On first start, create the installation's first key (``sysadmin`` of the default
+        project) and return its plaintext; later, ``None``.
 
         Runs under a lock, so two processes starting together cannot both create one.
         """
@@ -136,7 +137,7 @@ class KeyStore:
             if s.scalar(select(ApiKey.id).limit(1)) is not None:
                 return None
             plaintext, info = self._insert(
-                s, "bootstrap admin", "admin", created_by, DEFAULT_PROJECT, None
+                s, "bootstrap admin", "sysadmin", created_by, DEFAULT_PROJECT, None
             )
         logger.info("created bootstrap admin key %s", info.key_id)
         return plaintext

@@ -3,6 +3,13 @@
 Routes and CLI commands name an action and call :func:`require`; nothing else decides access,
 so this table is the whole answer to "who may do what".
 
+Every key belongs to one project (tenant) and acts inside it only: what another project holds
+is answered as if it did not exist (404), so not even names leak. ``sysadmin`` administers the
+installation: besides everything ``admin`` may do in its own project, it creates projects, issues
+and revokes keys in any project and reads the whole audit trail (``projects:manage``). It does
+not read or use another project's models: for that it must issue itself a key there, which is
+audited.
+
 >>> allowed("clinician", "predict"), allowed("clinician", "models:promote")
 (True, False)
 """
@@ -15,7 +22,7 @@ from typing import Protocol
 
 from medmaas.exceptions import InvalidInputError, PermissionDeniedError
 
-ROLES: tuple[str, ...] = ("admin", "developer", "clinician", "auditor")
+ROLES: tuple[str, ...] = ("sysadmin", "admin", "developer", "clinician", "auditor")
 
 ACTIONS: frozenset[str] = frozenset(
     {
@@ -31,12 +38,14 @@ ACTIONS: frozenset[str] = frozenset(
         "deid",  # de-identify text
         "entities",  # find problems, medications and tests in text
         "text:identified",  # send notes to a text model without de-identifying them first
+        "projects:manage",  # create projects; keys and audit of every project (installation admin)
     }
 )
 
 PERMISSIONS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
-        "admin": ACTIONS,
+        "sysadmin": ACTIONS,
+        "admin": ACTIONS - {"projects:manage"},
         "developer": frozenset(
             {
                 "models:read",

@@ -46,7 +46,7 @@ def version_public(v: VersionInfo, detail: bool = False) -> dict[str, Any]:
 @router.get("", response_model=ModelsPublic, summary="list models, and built-in models still building")
 def list_models(state: State, principal: Principal = allowed("models:read")) -> dict[str, Any]:
     models = state.registry.list_models(project=principal.project)
-    jobs = [j for j in state.registry.list_jobs() if j.status in ("queued", "running")]
+    jobs = [j for j in state.registry.list_jobs(project=principal.project) if j.status in ("queued", "running")]
     return {
         "models": [ModelPublic.model_validate(m, from_attributes=True) for m in models],
         "building": [JobPublic.model_validate(j, from_attributes=True) for j in jobs],
