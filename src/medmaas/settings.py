@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from medmaas.security.encryption import Keyring
 
 SECRET_FILE = "server.secret"
 
@@ -26,6 +29,11 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None,
         description="server secret for keyed key hashes; generated into home/server.secret if unset",
+    )
+    dataset_keys: SecretStr | None = Field(
+        default=None,
+        description="dataset key-encryption keys, id:base64key[,id:base64key] (the last encrypts); "
+                    "home/dataset.keys if unset (generated on first use outside production)",
     )
     environment: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"
@@ -63,6 +71,13 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.sqlite_path.resolve()}"
+
+    def dataset_keyring(self) -> Keyring:
+        """The keys that encrypt stored datasets (see ``medmaas.security.encryption``)."""
+        from medmaas.security.encryption import Keyring
+
+        return Keyring.load(self.home, self.dataset_keys.get_secret_value() if self.dataset_keys else None,
+                            production=self.environment == "production")
 
     def resolved_secret(self) -> bytes:
         """The server secret: from the setting, else from home/server.secret, created once (0600)."""

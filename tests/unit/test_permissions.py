@@ -19,6 +19,7 @@ EXPECTED = {
         "explain",
         "jobs:read",
         "datasets:write",
+        "datasets:read",
         "deid",
         "entities",
     },

@@ -18,13 +18,13 @@ from medmaas import __version__
 from medmaas.api import errors
 from medmaas.api.dataplane import DataPlane
 from medmaas.api.middleware import ServiceMiddleware
-from medmaas.api.routes import admin, deid, entities, fhir, health, models, predict, v2
+from medmaas.api.routes import admin, datasets, deid, entities, fhir, health, models, predict, v2
 from medmaas.api.state import AppState
 from medmaas.settings import Settings
 
 #: every router the service mounts (the access-control matrix test walks these)
 ROUTERS = (health.router, models.router, predict.router, deid.router, entities.router, admin.router,
-           fhir.router, v2.router)
+           datasets.router, fhir.router, v2.router)
 
 logger = logging.getLogger(__name__)
 

@@ -124,6 +124,20 @@ class ProjectPublic(BaseModel):
     created: bool = Field(default=False, description="false when the project already existed")
 
 
+class DatasetPublic(BaseModel):
+    name: str
+    project: str
+    media_type: str
+    sha256: str = Field(description="of the content as uploaded")
+    size_bytes: int
+    rows: int | None
+    columns: int | None
+    encrypted: bool = Field(description="always true: stored with AES-256-GCM under its own data key")
+    kek_id: str = Field(description="the key-encryption key its data key is wrapped under")
+    created_at: datetime
+    created_by: str
+
+
 class KeyPublic(BaseModel):
     key_id: str
     name: str

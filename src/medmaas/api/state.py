@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from medmaas.audit import AuditLog
     from medmaas.audit.writer import AuditWriter
     from medmaas.registry import Registry
+    from medmaas.registry.datasets import DatasetStore
     from medmaas.runtime.cache import ModelCache
     from medmaas.security.keys import KeyStore
     from medmaas.security.ratelimit import RateLimiter
@@ -35,6 +36,13 @@ class AppState:
     def server_secret(self) -> bytes:
         """Read once: ``Settings.resolved_secret`` reads a file on every call."""
         return self.settings.resolved_secret()
+
+    @cached_property
+    def datasets(self) -> DatasetStore:
+        """Opened on first use: the key file is created (outside production) only when needed."""
+        from medmaas.registry.datasets import DatasetStore
+
+        return DatasetStore(self.registry, self.settings.dataset_keyring())
 
     def close(self) -> None:
         self.writer.close()

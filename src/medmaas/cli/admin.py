@@ -1,4 +1,4 @@
-"""``medmaas keys ...`` and ``medmaas audit ...``."""
+"""``medmaas keys ...``, ``medmaas projects ...`` and ``medmaas audit ...``."""
 
 from __future__ import annotations
 
@@ -11,18 +11,40 @@ from medmaas.cli.context import Context, console, print_json
 
 keys_app = typer.Typer(no_args_is_help=True, help="API keys: create (shown once), list, revoke.")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+projects_app = typer.Typer(no_args_is_help=True, help="Projects (tenants): each has its own models, keys, datasets and audit.")
+
+
+@projects_app.command("create")
+def create_project(ctx: typer.Context, name: str) -> None:
+    """Create a project; give it keys with `medmaas --project NAME keys create ...`."""
+    from medmaas.audit import AuditEvent
+
+    c: Context = ctx.obj
+    if c.registry.create_project(name):
+        c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="project.create", project=name,
+                                  resource=name, outcome="ok"))
+        console.print(f"created project {name}")
+    else:
+        console.print(f"project {name} already exists")
+
+
+@projects_app.command("list")
+def list_projects(ctx: typer.Context) -> None:
+    c: Context = ctx.obj
+    for name in c.registry.list_projects():
+        print(name)
 
 
 @keys_app.command("create")
 def create(ctx: typer.Context, name: Annotated[str, typer.Option()],
-           role: Annotated[str, typer.Option(help="admin, developer, clinician or auditor")],
+           role: Annotated[str, typer.Option(help="sysadmin, admin, developer, clinician or auditor")],
            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Create a key; its secret is printed once and stored only as a keyed hash."""
     from medmaas.audit import AuditEvent
 
     c: Context = ctx.obj
-    plaintext, info = c.keys.create(name, role, created_by=c.actor)
-    c.audit.append(AuditEvent(actor=c.actor, role="admin", action="key.create", project=info.project,
+    plaintext, info = c.keys.create(name, role, created_by=c.actor, project=c.project)
+    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="key.create", project=info.project,
                               resource=info.key_id, outcome="ok", detail={"role": role}))
     if as_json:
         print_json({"key_id": info.key_id, "role": info.role, "api_key": plaintext})
@@ -48,8 +70,8 @@ def revoke(ctx: typer.Context, key_id: str) -> None:
     from medmaas.audit import AuditEvent
 
     c: Context = ctx.obj
-    c.keys.revoke(key_id, actor=c.actor)
-    c.audit.append(AuditEvent(actor=c.actor, role="admin", action="key.revoke", project="default",
+    info = c.keys.revoke(key_id, actor=c.actor)
+    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="key.revoke", project=info.project,
                               resource=key_id, outcome="ok"))
     console.print(f"revoked {key_id}")
 

@@ -24,8 +24,10 @@ err_console = Console(stderr=True)
 class Context:
     """Opened lazily, so ``medmaas --help`` touches no database."""
 
-    def __init__(self, home: Path | None) -> None:
+    def __init__(self, home: Path | None, project: str = "default") -> None:
         self.settings = Settings(home=home) if home is not None else Settings()
+        #: the project (tenant) the command acts in
+        self.project = project
 
     @cached_property
     def registry(self) -> Registry:

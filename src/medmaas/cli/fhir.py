@@ -42,8 +42,8 @@ def predict_fhir(c: Context, model: Any, source: Path, *, at: str | None, explai
                 raise InvalidInputError(f"{path.name}: {exc}") from None
             failed.append({"file": path.name, "error": str(exc)})
             continue
-        c.audit.append(AuditEvent(actor=c.actor, role="admin", action="model.explain" if explain else "model.predict",
-                                  project="default", resource=model.name, version=model.version, outcome="ok",
+        c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="model.explain" if explain else "model.predict",
+                                  project=c.project, resource=model.name, version=model.version, outcome="ok",
                                   input_sha256=hash_input(body), detail={"rows": 1, "fhir": True}))
         answers.append({"file": path.name, "resource": resource, "missing": request.extraction.missing})
     _show(answers, failed, output, as_json, model)

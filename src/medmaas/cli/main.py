@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medmaas.cli import admin, deid, entities, models, serve, train
+from medmaas.cli import admin, datasets, deid, entities, models, serve, train
 from medmaas.cli.context import Context, err_console
 from medmaas.exceptions import MedmaasError
 
@@ -17,6 +17,8 @@ app = typer.Typer(name="medmaas", no_args_is_help=True, add_completion=False, pr
 app.add_typer(models.app, name="models")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(admin.audit_app, name="audit")
+app.add_typer(admin.projects_app, name="projects")
+app.add_typer(datasets.datasets_app, name="datasets")
 app.command("init")(serve.init)
 app.command("serve")(serve.serve)
 app.command("train")(train.train)
@@ -30,8 +32,9 @@ app.command("entities")(entities.entities)
 def main_options(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(help="data directory (default: $MEDMAAS_HOME or ./.medmaas)")] = None,
+    project: Annotated[str, typer.Option(envvar="MEDMAAS_PROJECT", help="the project (tenant) to act in")] = "default",
 ) -> None:
-    ctx.obj = Context(home)
+    ctx.obj = Context(home, project)
 
 
 def main(argv: list[str] | None = None) -> Any:

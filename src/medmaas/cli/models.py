@@ -23,8 +23,8 @@ def _headline(h: object) -> str:
 def list_models(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every model with its production version and key metric, and builds in progress."""
     c: Context = ctx.obj
-    models = c.registry.list_models()
-    jobs = [j for j in c.registry.list_jobs() if j.status in ("queued", "running", "failed")]
+    models = c.registry.list_models(project=c.project)
+    jobs = [j for j in c.registry.list_jobs(project=c.project) if j.status in ("queued", "running", "failed")]
     if as_json:
         from dataclasses import asdict
 
@@ -47,9 +47,9 @@ def show(ctx: typer.Context, name: str, version: Annotated[str | None, typer.Opt
     """A model's versions, stage history and the chosen version's model card."""
     c: Context = ctx.obj
     ref = int(version) if version and version.isdigit() else version
-    info = c.registry.resolve(name, ref)
-    versions = c.registry.list_versions(name)
-    history = c.registry.stage_history(name)
+    info = c.registry.resolve(name, ref, project=c.project)
+    versions = c.registry.list_versions(name, project=c.project)
+    history = c.registry.stage_history(name, project=c.project)
     if as_json:
         from dataclasses import asdict
 
@@ -81,7 +81,7 @@ def promote(ctx: typer.Context, name: str, version: int,
     from medmaas.audit import AuditEvent
 
     c: Context = ctx.obj
-    info = c.registry.promote(name, version, stage, actor=c.actor, reason=reason)
-    c.audit.append(AuditEvent(actor=c.actor, role="admin", action="model.promote", project="default",
+    info = c.registry.promote(name, version, stage, actor=c.actor, reason=reason, project=c.project)
+    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="model.promote", project=c.project,
                               resource=name, version=version, outcome="ok", detail={"stage": stage}))
     console.print(f"{name} version {info.version} is now {info.stage}")

@@ -81,7 +81,7 @@ def train(
         dataset, fhir_options = _read_fhir(fhir, fhir_map, label_condition, name, folds, as_json)
     elif kind == "image":
         if init_from is not None:
-            kind_options["init_from"] = c.registry.bundle_path(c.registry.resolve(init_from))
+            kind_options["init_from"] = c.registry.bundle_path(c.registry.resolve(init_from, project=c.project))
         kind_options |= {"epochs": epochs or 40, "quantize": quantize, "members": members}
         with progress_bar(f"reading {data.name}", enabled=not as_json) as reading:
             dataset = get_kind("image").read(
@@ -119,8 +119,8 @@ def train(
                            limitations=[INDEX_TIME_LIMITATION] if fhir_options else [])
     with progress_bar(f"training {name}", enabled=not as_json) as progress:
         result = train_model(dataset, name=name, options=options, registry=c.registry, actor=c.actor,
-                             progress=progress)
-    c.audit.append(AuditEvent(actor=c.actor, role="admin", action="model.register", project="default",
+                             progress=progress, project=c.project)
+    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="model.register", project=c.project,
                               resource=name, version=result.version, outcome="ok",
                               detail={"estimator": result.estimator}))
     if as_json:
@@ -128,7 +128,7 @@ def train(
         out.pop("bundle_dir", None)
         print_json(out)
         return
-    info = c.registry.resolve(name, result.version)
+    info = c.registry.resolve(name, result.version, project=c.project)
     _print_metrics(info.card)
     console.print(f"registered [bold]{name}[/bold] version {result.version} ({result.estimator}, "
                   f"{result.seconds:.1f}s); ONNX parity max diff {result.parity_max_diff:.1e}")
@@ -198,7 +198,7 @@ def predict(
 
     c: Context = ctx.obj
     ref = int(version) if version and version.isdigit() else version
-    info = c.registry.resolve(name, ref)
+    info = c.registry.resolve(name, ref, project=c.project)
     model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
     if (input is None) == (fhir is None):
         raise InvalidInputError("give what to predict for: --input FILE, or --fhir BUNDLE")
@@ -217,7 +217,7 @@ def predict(
     if explain:
         for item, expl in zip(predictions, model.explain(batch, 5), strict=True):
             item["explanation"] = expl
-    c.audit.append(AuditEvent(actor=c.actor, role="admin", action="model.predict", project="default",
+    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="model.predict", project=c.project,
                               resource=name, version=info.version, outcome="ok",
                               input_sha256=hash_input(rows), detail={"rows": len(rows)}))
     for failure in [] if as_json else failed:  # JSON output lists them under "failed"
@@ -270,7 +270,7 @@ def evaluate(
 
     c: Context = ctx.obj
     ref = int(version) if version and version.isdigit() else version
-    info = c.registry.resolve(name, ref)
+    info = c.registry.resolve(name, ref, project=c.project)
     model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
     spec = model.spec
     frame = read_table(input)

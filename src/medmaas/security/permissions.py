@@ -34,7 +34,8 @@ ACTIONS: frozenset[str] = frozenset(
         "keys:manage",  # create, list, revoke API keys
         "audit:read",  # read and verify the audit trail
         "jobs:read",
-        "datasets:write",
+        "datasets:write",  # upload and delete stored (encrypted) datasets
+        "datasets:read",  # list them and read their content
         "deid",  # de-identify text
         "entities",  # find problems, medications and tests in text
         "text:identified",  # send notes to a text model without de-identifying them first
@@ -55,6 +56,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = MappingProxyType(
                 "explain",
                 "jobs:read",
                 "datasets:write",
+                "datasets:read",
                 "deid",
                 "entities",
             }

@@ -87,7 +87,7 @@ def _make_kind(options: TrainOptions, dataset: Dataset) -> Kind:
 
 
 def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = None,
-                registry: Registry | None = None, actor: str = "cli",
+                registry: Registry | None = None, actor: str = "cli", project: str = "default",
                 progress: Progress = no_progress, output_dir: Path | None = None) -> TrainResult:
     """Train, evaluate and bundle a model; register it when a registry is given.
 
@@ -188,7 +188,7 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
             info = registry.register_version(
                 name, bundle, kind=spec.kind, task=dataset.task, created_by=actor,
                 metrics=metrics, headline=headline, spec=spec.model_dump(mode="json"),
-                card=card.model_dump(mode="json"), description=options.description,
+                card=card.model_dump(mode="json"), description=options.description, project=project,
             )
             result.version = info.version
             result.bundle_sha256 = info.bundle_sha256
