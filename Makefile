@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-all lint fuzz clean
+.PHONY: run test test-all lint fuzz soak crash clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,21 @@ test: $(VENV)/.installed  ## the default test run (unit + integration, PostgreSQ
 
 test-all: $(VENV)/.installed  ## everything, slow tests included
 	./scripts/test.sh -m ""
+
+# The trust suites' long runs (numbers in SECURITY.md); the default test run does a bounded part.
+fuzz: $(VENV)/.installed  ## parser fuzzing (100,000 inputs per reader) and schema fuzzing of the live API (>= 2,000 requests)
+	MEDMAAS_FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest -p no:cacheprovider --timeout=0 -q \
+	  --hypothesis-show-statistics tests/unit/test_parser_fuzz.py tests/unit/test_parser_fuzz_files.py
+	MEDMAAS_SCHEMA_EXAMPLES=100 $(BIN)/python -m pytest -p no:cacheprovider --timeout=0 -q -s \
+	  tests/integration/test_schema_fuzz.py
+
+crash: $(VENV)/.installed  ## 50 SIGKILL/restart cycles of a live server under load, integrity checked after each
+	MEDMAAS_CRASH_CYCLES=50 $(BIN)/python -m pytest -p no:cacheprovider --timeout=0 -q -s \
+	  tests/integration/test_crash_safety.py
+
+soak: $(VENV)/.installed  ## 10 minutes at 80% of measured capacity on loopback: errors, p99, RSS (ARGS="--duration 60")
+	$(BIN)/pip install --quiet -e '.[load]'
+	$(BIN)/python -m benchmarks.soak.run $(ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests

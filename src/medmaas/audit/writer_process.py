@@ -97,7 +97,11 @@ def serve(sock: socket.socket, log: Any) -> None:
 
 
 def main(argv: list[str]) -> int:
+    # Ctrl-C and a SIGTERM to the whole process group (systemd's default KillMode, a terminal)
+    # are meant for the server: it finishes its requests, whose events this process must still
+    # write, and then closes the socket, which is what ends this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s [audit writer] %(message)s")
     sock = socket.socket(fileno=int(argv[0]))
     try:
