@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from medmaas.cli.context import Context, console, print_json
+
+if TYPE_CHECKING:
+    from medmaas.registry.datasets import DatasetStore
+    from medmaas.security.encryption import Keyring
 
 datasets_app = typer.Typer(no_args_is_help=True, help="Datasets stored encrypted at rest (AES-256-GCM, envelope keys).")
 
@@ -20,10 +24,10 @@ def _event(c: Context, action: str, name: str, sha256: str | None = None) -> Non
                               resource=name, outcome="ok", input_sha256=sha256))
 
 
-def _store(c: Context):  # type: ignore[no-untyped-def]
+def _store(c: Context, keyring: Keyring | None = None) -> DatasetStore:
     from medmaas.registry.datasets import DatasetStore
 
-    return DatasetStore(c.registry, c.settings.dataset_keyring())
+    return DatasetStore(c.registry, keyring or c.settings.dataset_keyring())
 
 
 @datasets_app.command("put")
@@ -74,14 +78,12 @@ def rotate_key(ctx: typer.Context) -> None:
     command again finishes the job. With MEDMAAS_DATASET_KEYS, append the new key there first;
     this rewraps under it and says which old keys can then be removed.
     """
-    from medmaas.registry.datasets import DatasetStore
-
     c: Context = ctx.obj
     keyring = c.settings.dataset_keyring()
     if keyring.path is not None:
         keyring = keyring.with_new_key()
         keyring.save()  # the new key is durable before anything is wrapped under it
-    store = DatasetStore(c.registry, keyring)
+    store = _store(c, keyring)
     rewrapped = store.rewrap_all()
     retired = sorted(set(keyring.keys) - store.kek_ids_in_use() - {keyring.current})
     if keyring.path is not None:

@@ -446,9 +446,10 @@ class Registry:
     def create_project(self, name: str) -> bool:
         """Create project ``name``; False if it already existed."""
         with self.session(write=True) as s:
-            existed = project_exists(s, name)
-            ensure_project(s, name)
-            return not existed
+            if project_exists(s, name):  # checks the name too
+                return False
+            s.add(Project(name=name))
+            return True
 
     def list_projects(self) -> list[str]:
         with self.session() as s:

@@ -54,14 +54,16 @@ class DatasetStore:
         check_name(name, "dataset name")
         check_text(created_by, "created_by")
         uid = secrets.token_hex(16)
+        # Checked before sealing too, so a taken name costs no encryption and leaves no blob;
+        # the check inside the write transaction is the one that holds against a race.
         if self._find(project, name) is not None:
-            raise ConflictError(f"dataset '{name}' already exists; delete it first to replace it")
+            raise _taken(name)
         sealed = self.keyring.seal(data, _context(project, uid))
         blob = self.registry.store.put_bytes(sealed.ciphertext)
         with self.registry.session(write=True) as s:
             ensure_project(s, project)
             if s.scalar(select(Dataset.id).where(Dataset.project == project, Dataset.name == name)):
-                raise ConflictError(f"dataset '{name}' already exists; delete it first to replace it")
+                raise _taken(name)
             row = Dataset(uid=uid, project=project, name=name, media_type=media_type,
                           plaintext_sha256=hashlib.sha256(data).hexdigest(), ciphertext_sha256=blob,
                           size_bytes=len(data), rows=rows, columns=columns, kek_id=sealed.kek_id,
@@ -71,18 +73,17 @@ class DatasetStore:
             return _info(row)
 
     def get(self, project: str, name: str) -> DatasetInfo:
-        row = self._find(project, name)
-        if row is None:
-            raise NotFoundError(f"dataset '{name}' not found")
-        return _info(row)
+        return _info(self._row(project, name))
 
     def read(self, project: str, name: str) -> bytes:
         """The plaintext, decrypted and authenticated (IntegrityError if anything changed)."""
-        row = self._find(project, name)
-        if row is None:
-            raise NotFoundError(f"dataset '{name}' not found")
+        return self.open(project, name)[1]
+
+    def open(self, project: str, name: str) -> tuple[DatasetInfo, bytes]:
+        """The dataset's details and its plaintext, from one lookup."""
+        row = self._row(project, name)
         ciphertext = self.registry.store.get_bytes(row.ciphertext_sha256)
-        return self.keyring.open(ciphertext, row.wrapped_key, row.kek_id, _context(project, row.uid))
+        return _info(row), self.keyring.open(ciphertext, row.wrapped_key, row.kek_id, _context(project, row.uid))
 
     def list(self, project: str) -> list[DatasetInfo]:
         with self.registry.session() as s:
@@ -103,8 +104,8 @@ class DatasetStore:
         """Re-wrap every data key not under the keyring's current KEK; how many were."""
         done = 0
         with self.registry.session() as s:
-            stale = [(r.id,) for r in s.scalars(select(Dataset).where(Dataset.kek_id != self.keyring.current))]
-        for (row_id,) in stale:
+            stale = list(s.scalars(select(Dataset.id).where(Dataset.kek_id != self.keyring.current)))
+        for row_id in stale:
             with self.registry.session(write=True) as s:
                 row = s.get(Dataset, row_id)
                 if row is None or row.kek_id == self.keyring.current:
@@ -118,12 +119,22 @@ class DatasetStore:
         with self.registry.session() as s:
             return set(s.scalars(select(Dataset.kek_id).distinct()))
 
+    def _row(self, project: str, name: str) -> Dataset:
+        row = self._find(project, name)
+        if row is None:
+            raise NotFoundError(f"dataset '{name}' not found")
+        return row
+
     def _find(self, project: str, name: str) -> Dataset | None:
         with self.registry.session() as s:
             row = s.scalar(select(Dataset).where(Dataset.project == project, Dataset.name == name))
             if row is not None:
                 s.expunge(row)
             return row
+
+
+def _taken(name: str) -> ConflictError:
+    return ConflictError(f"dataset '{name}' already exists; delete it first to replace it")
 
 
 def _context(project: str, uid: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import secrets
@@ -103,22 +104,12 @@ class Keyring:
         data = json.dumps({"current": self.current,
                            "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()}})
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if exclusive:
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                return
-            with os.fdopen(fd, "w") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+        if exclusive:  # first creation: whoever creates the file first wins, nobody overwrites
+            with contextlib.suppress(FileExistsError):
+                _write_private(self.path, data, os.O_EXCL)
             return
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_private(tmp, data, os.O_TRUNC)
         os.replace(tmp, self.path)
 
     def with_new_key(self) -> Keyring:
@@ -166,6 +157,14 @@ def _decrypt(key: bytes, sealed: bytes, context: str, what: str) -> bytes:
     except InvalidTag:
         raise IntegrityError(f"the {what} does not authenticate: it was altered, or belongs to "
                              "another record") from None
+
+
+def _write_private(path: Path, data: str, mode: int) -> None:
+    """Write ``data`` durably to a file only its owner can read (``mode``: O_EXCL or O_TRUNC)."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | mode, 0o600), "w") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _new_id() -> str:

@@ -84,10 +84,7 @@ def list_keys(state: State, project: str | None = _PROJECT_QUERY,
 
 @router.delete("/keys/{key_id}", status_code=204, summary="revoke a key; it stops working at once")
 def revoke_key(key_id: str, state: State, principal: Principal = allowed("keys:manage")) -> None:
-    try:
-        target = state.keys.get(key_id)
-    except NotFoundError:
-        raise NotFoundError(f"API key '{key_id}' not found") from None
+    target = state.keys.get(key_id)
     if target.project != principal.project and not role_allows(principal.role, "projects:manage"):
         raise NotFoundError(f"API key '{key_id}' not found")  # another tenant's: as if unknown
     state.keys.revoke(key_id, actor=principal.key_id)

@@ -61,8 +61,7 @@ def show_dataset(name: str, state: State, principal: Principal = allowed("datase
 @router.get("/{name}/content", response_class=Response, summary="the content, decrypted (audited)",
             responses={200: {"content": {"application/octet-stream": {}}}})
 def dataset_content(name: str, state: State, principal: Principal = allowed("datasets:read")) -> Response:
-    info = state.datasets.get(principal.project, name)
-    data = state.datasets.read(principal.project, name)
+    info, data = state.datasets.open(principal.project, name)
     state.audit.append(_event(principal, "dataset.read", name, info.sha256))
     return Response(data, media_type="application/octet-stream")
 
