@@ -1,7 +1,7 @@
 """Serving side of the signal kind: recordings in (JSON samples or uploaded files), beats to
 the network, and one answer per recording back — a label per beat and a rhythm summary.
 
-Needs numpy, scipy and neurokit2 (R peaks); uploads of WFDB and EDF files also need wfdb.
+Needs numpy, scipy and neurokit2 (R peaks); uploads of WFDB records also need wfdb (EDF is read with numpy).
 The batch holds one row per beat; each beat's record points to its recording's facts, so
 ``encode`` can gather the beats of a recording again.
 """
@@ -124,6 +124,10 @@ def _batch(spec: ModelSpec, recordings: list[tuple[Recording, str | None, str]])
         if len(beats.peaks) == 0:
             raise InvalidInputError(f"{where}: no heartbeat was found in {recording.seconds:.1f} s of lead "
                                     f"{used!r} — is it an ECG lead, in millivolts?")
+        if not np.isfinite(beats.rhythm).all():  # one beat has no RR interval to measure
+            raise InvalidInputError(f"{where}: one heartbeat was found in {recording.seconds:.1f} s of lead "
+                                    f"{used!r}; the model reads each beat with the RR intervals around it, so it "
+                                    "needs at least two — send a longer recording")
         _check_amplitude(beats, where)
         facts = {"recording": index, "lead": used, "sampling_rate": recording.fs,
                  "seconds": round(recording.seconds, 3), "source": recording.source,

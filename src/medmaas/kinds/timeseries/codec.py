@@ -164,7 +164,8 @@ def decode_file(spec: ModelSpec, data: bytes, filename: str = "") -> Batch:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SchemaError(f"{label} is not UTF-8 text (invalid byte at position {exc.start})") from None
-    if text.count("\n") > MAX_MEASUREMENTS_PER_STAY + 1:
+    # Counted as the reader splits them: "\r" alone (old Mac files) and "\u2028" end lines too.
+    if len(text.splitlines()) > MAX_MEASUREMENTS_PER_STAY + 1:
         raise PayloadTooLargeError(f"{label} has more than {MAX_MEASUREMENTS_PER_STAY} rows, the limit per stay")
     spec_window = scaling_of(spec).hours
     stay, stay_notes = read_stay_text(text, vocabulary_of(spec), where=label, window_hours=spec_window,

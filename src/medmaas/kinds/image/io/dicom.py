@@ -7,6 +7,7 @@ header declaring 40000 x 40000 pixels costs nothing; the decoder comes last.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,7 +81,11 @@ def _read(raw: bytes, name: str, max_pixels: int, deidentify: bool) -> Image:
         pixels, steps = _to_display(arr, photometric, ds, frames, samples, name)
     except MedmaasError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (
+        ValueError, TypeError, KeyError, IndexError, AttributeError, NotImplementedError,
+        OverflowError, ZeroDivisionError, struct.error,
+    ) as exc:  # fmt: skip
+        # pydicom's LUT functions unpack the LUT data with struct, sized by its descriptor.
         raise InvalidInputError(
             f"{name}: the pixel data could not be brought to display values "
             f"({type(exc).__name__}); the image attributes (group 0028) are inconsistent"
@@ -110,11 +115,24 @@ def _truncation_hint(ds: Dataset) -> str:
     return " (the file may be truncated)" if "Image" in name or name.startswith("unknown") else ""
 
 
+#: Image Pixel attributes (Type 1) a decoder needs to size and read the pixel data.
+_PIXEL_ATTRIBUTES = {
+    "Rows": "Rows", "Columns": "Columns", "BitsAllocated": "Bits Allocated",
+    "SamplesPerPixel": "Samples per Pixel", "PhotometricInterpretation": "Photometric Interpretation",
+}  # fmt: skip
+
+
 def _geometry(ds: Dataset, name: str) -> tuple[int, int, int, int]:
+    missing = [label for keyword, label in _PIXEL_ATTRIBUTES.items() if ds.get(keyword) in (None, "")]
+    if missing:
+        raise InvalidInputError(
+            f"{name}: the pixel data cannot be read without {', '.join(missing)} (group 0028), "
+            "which the file lacks or leaves empty"
+        )
     try:
         rows, cols = int(ds.Rows), int(ds.Columns)
         frames = int(ds.get("NumberOfFrames") or 1)
-        samples = int(ds.get("SamplesPerPixel") or 1)
+        samples = int(ds.SamplesPerPixel)
     except (AttributeError, TypeError, ValueError):
         raise InvalidInputError(
             f"{name}: the pixel data lacks valid Rows, Columns, Number of Frames or "
@@ -153,14 +171,23 @@ def _decode(ds: Dataset, name: str) -> tuple[np.ndarray, str]:
             f"installed; install one of: {packages}"
         )
     if not syntax.is_encapsulated and "PixelData" in ds:
-        expected, held = get_expected_length(ds), len(ds.PixelData or b"")
+        try:
+            expected, held = get_expected_length(ds), len(ds.PixelData or b"")
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise InvalidInputError(
+                f"{name}: the image attributes (group 0028) do not say how long the pixel data "
+                f"is ({type(exc).__name__}); the file is malformed"
+            ) from None
         if held < expected:
             raise InvalidInputError(
                 f"{name}: pixel data holds {held} bytes but rows x columns x frames x samples "
                 f"need {expected}: the file is truncated or its image attributes are wrong"
             )
     try:
-        arr, meta = decoder.as_array(ds, validate=True, raw=True, **as_pixel_options(ds))
+        # Surplus bytes never become frames the header does not declare: the size check
+        # above counted the declared ones.
+        options = {**as_pixel_options(ds), "allow_excess_frames": False}
+        arr, meta = decoder.as_array(ds, validate=True, raw=True, **options)
     except MedmaasError:
         raise
     except Exception as exc:  # decoder plugins raise anything from RuntimeError to struct.error

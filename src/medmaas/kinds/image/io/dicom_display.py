@@ -8,6 +8,8 @@ uses (enhanced multi-frame objects keep them in functional groups) and records w
 
 from __future__ import annotations
 
+import math
+import struct
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,20 +79,29 @@ def _one_view(arr: np.ndarray, view: Any, ds: Dataset) -> tuple[np.ndarray, list
         values = apply_modality_lut(arr, view)
         notes.append("modality LUT applied")
     elif "RescaleSlope" in view and "RescaleIntercept" in view:
-        values = apply_modality_lut(arr, view)
         slope, intercept = float(view.RescaleSlope), float(view.RescaleIntercept)
-        hu = str(ds.get("Modality", "")) == "CT" or str(view.get("RescaleType", "")) == "HU"
-        target = "Hounsfield units" if hu else "modality values"
-        notes.append(f"rescaled to {target} (slope {slope:g}, intercept {intercept:g})")
+        if math.isfinite(slope) and math.isfinite(intercept) and slope != 0:
+            values = apply_modality_lut(arr, view)
+            hu = str(ds.get("Modality", "")) == "CT" or str(view.get("RescaleType", "")) == "HU"
+            target = "Hounsfield units" if hu else "modality values"
+            notes.append(f"rescaled to {target} (slope {slope:g}, intercept {intercept:g})")
+        else:
+            # A slope of 0 or a non-finite number maps every pixel to one value or to NaN:
+            # the stored values show the image, a broken rescale would not.
+            notes.append(f"the stored rescale (slope {slope:g}, intercept {intercept:g}) is not "
+                         "usable and was not applied")
     has_lut = bool(view.get("VOILUTSequence"))
     has_window = view.get("WindowCenter") is not None and view.get("WindowWidth") is not None
     if has_lut or has_window:
         try:
             shown = apply_voi_lut(values, view, index=0, prefer_lut=True)
             lo, hi = _voi_range(view, has_lut)
+            if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+                raise ValueError("the window's output range is empty or not finite")
             notes.append(_voi_note(view, has_lut))
             return scale_to_display(shown, lo, hi), notes
-        except (ValueError, TypeError, IndexError, KeyError, AttributeError, NotImplementedError):
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, NotImplementedError,
+                OverflowError, ZeroDivisionError, struct.error):
             # A malformed window (width 0, unknown function) should not make a readable image
             # unreadable: fall back to the file's own intensity range, and say so.
             notes.append("the stored window could not be applied")

@@ -109,12 +109,19 @@ def parse_dicom(data: bytes, name: str) -> Dataset:
             f"at the start; got {describe(data)}"
         )
     reader = _TrackingReader(data)
+    truncated: InvalidInputError | None = None
+    last = None  # the last element converted, to say where a broken one sits
     try:
         with quiet():
             ds = pydicom.dcmread(reader, force=not has_marker)
-            # Raw elements are converted lazily; touching the keys here makes a broken group
-            # length or VR fail now, inside the wrapper, rather than deep inside a decoder.
             tags = list(ds.keys())
+            if reader.ran_out:  # read now: the raw Pixel Data element still knows its length
+                truncated = _truncated(ds, name, len(data))
+            # Raw elements are converted lazily; converting every one here, nested ones too,
+            # makes an unknown VR or a broken value fail now, inside the wrapper, rather than
+            # deep inside de-identification or a decoder.
+            for elem in ds.iterall():
+                last = elem.tag
     except MedmaasError:
         raise
     except Exception as exc:  # pydicom raises a dozen types on malformed input
@@ -123,17 +130,24 @@ def parse_dicom(data: bytes, name: str) -> Dataset:
                 f"{name}: truncated DICOM: the file ends inside a data element "
                 f"after {len(data)} bytes"
             ) from None
+        after = f" after element {last}" if last is not None else ""
         raise InvalidInputError(
-            f"{name}: malformed DICOM: pydicom could not parse it ({type(exc).__name__})"
+            f"{name}: malformed DICOM: pydicom could not parse it{after} ({type(exc).__name__})"
         ) from None
     if not has_marker and not any((int(t) >> 16) in (0x0008, 0x0028) for t in tags):
         raise InvalidInputError(
             f"{name}: not a DICOM file: no 'DICM' marker at byte 128, and read without it the "
             "data holds no group 0008 or 0028 elements"
         )
-    if reader.ran_out:
-        raise _truncated(ds, name, len(data))
+    if truncated is not None:
+        raise truncated
     ensure_transfer_syntax(ds)
+    syntax = ds.file_meta.TransferSyntaxUID
+    if not isinstance(syntax, str):  # a UID is a str; a value with a backslash is a list
+        raise InvalidInputError(
+            f"{name}: malformed DICOM: the file meta's Transfer Syntax UID holds "
+            f"{len(syntax)} values; it must be one UID"
+        )
     return ds
 
 
@@ -164,7 +178,7 @@ def ensure_transfer_syntax(ds: Dataset) -> None:
     meta = getattr(ds, "file_meta", None)
     if meta is None:
         meta = ds.file_meta = FileMetaDataset()
-    if "TransferSyntaxUID" in meta:
+    if meta.get("TransferSyntaxUID"):  # present and not empty
         return
     implicit, little = ds.original_encoding
     if implicit:

@@ -114,14 +114,32 @@ def robust_to_display(arr: np.ndarray) -> tuple[np.ndarray, str]:
         note = "scaled to 0..255 between its minimum and maximum"
     if hi <= lo:
         return np.zeros(arr.shape, np.float32), "constant image: read as black"
-    out = np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo)
-    out = (out - lo) * np.float32(255.0 / (hi - lo))
-    return np.clip(out, 0.0, 255.0).astype(np.float32, copy=False), note
+    return _linear(np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo), lo, hi), note
 
 
 def scale_to_display(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Map the known output range [lo, hi] of a LUT or window linearly to 0..255."""
-    if hi <= lo:
+    """Map the known output range [lo, hi] of a LUT or window linearly to 0..255; NaN (a float
+    image's "no value") shows as 0, like the background.
+
+    >>> scale_to_display(np.array([0.0, 50.0, np.nan, 200.0]), 0.0, 100.0).tolist()
+    [0.0, 127.5, 0.0, 255.0]
+    """
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
         return np.zeros(arr.shape, np.float32)
-    out = (arr.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo))
+    return _linear(arr, lo, hi)
+
+
+def _linear(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``(values - lo) * 255 / (hi - lo)`` clipped to 0..255, NaN to 0, for finite ``lo < hi``.
+
+    The factor is taken in float64: a range narrower than ~1e-36 (denormal floats in a NIfTI)
+    overflows float32's, and 0 * inf would turn the darkest pixels into NaN.
+    """
+    scale = 255.0 / (float(hi) - float(lo))
+    with np.errstate(over="ignore", invalid="ignore"):
+        if scale <= np.finfo(np.float32).max:
+            out = (values.astype(np.float32, copy=False) - np.float32(lo)) * np.float32(scale)
+        else:
+            out = (values.astype(np.float64) - float(lo)) * scale
+    out = np.nan_to_num(out, nan=0.0, posinf=255.0, neginf=0.0)
     return np.clip(out, 0.0, 255.0).astype(np.float32, copy=False)

@@ -8,10 +8,13 @@ the zip directory before anything is inflated.
 from __future__ import annotations
 
 import io
+import lzma
+import math
 import os
 import zipfile
 import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -54,16 +57,29 @@ def read_medmnist(path: Path | bytes) -> dict[str, tuple[np.ndarray, np.ndarray]
         raise
     except ValueError as exc:
         if "pickle" in str(exc).lower() or "object arrays" in str(exc).lower():
-            raise InvalidInputError(
-                f"{name}: holds pickled object arrays, which could run code when loaded; "
-                "refused (store images and labels as plain numeric arrays)"
-            ) from None
+            raise _pickled(name) from None
         raise InvalidInputError(f"{name}: malformed .npz ({exc})") from None
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError) as exc:
-        raise InvalidInputError(f"{name}: corrupt .npz ({type(exc).__name__})") from None
+    except (
+        zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, KeyError,
+        NotImplementedError, RuntimeError,
+    ) as exc:  # fmt: skip
+        # zipfile raises NotImplementedError for unknown compression methods and versions,
+        # RuntimeError for encrypted members, and passes on its decompressors' errors.
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise InvalidInputError(f"{name}: corrupt .npz ({detail})") from None
+
+
+def _pickled(name: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"{name}: holds pickled object arrays, which could run code when loaded; "
+        "refused (store images and labels as plain numeric arrays)"
+    )
 
 
 def _check_sizes(raw: bytes, name: str) -> None:
+    """Refuse, from the zip directory and each array's header, what would take more memory
+    than the file holds: ``np.load`` allocates the shape an .npy header declares before it
+    reads a byte of data."""
     with zipfile.ZipFile(io.BytesIO(raw)) as archive:
         for info in archive.infolist():
             if info.file_size > MAX_NPZ_BYTES:
@@ -71,6 +87,35 @@ def _check_sizes(raw: bytes, name: str) -> None:
                     f"{name}: member {info.filename!r} inflates to {info.file_size:,} bytes, "
                     f"over the limit of {MAX_NPZ_BYTES:,}"
                 )
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                shape, dtype = _npy_header(member, f"{name}: member {info.filename!r}")
+            if dtype.hasobject:
+                raise _pickled(name)
+            declared = math.prod(shape) * dtype.itemsize
+            if declared > info.file_size:
+                raise InvalidInputError(
+                    f"{name}: member {info.filename!r} declares a {dtype} array of shape "
+                    f"{shape} ({declared:,} bytes) but holds {info.file_size:,} bytes"
+                )
+
+
+def _npy_header(member: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an .npy header declares, read without reading the data."""
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(member)
+    if version == (1, 0):
+        shape, _, dtype = npy.read_array_header_1_0(member)
+    elif version == (2, 0):
+        shape, _, dtype = npy.read_array_header_2_0(member)
+    else:
+        raise InvalidInputError(
+            f"{where}: .npy format version {version[0]}.{version[1]} is not supported "
+            "(numpy writes 1.0 or 2.0 for numeric arrays)"
+        )
+    return tuple(int(d) for d in shape), dtype
 
 
 def _splits(archive: np.lib.npyio.NpzFile, name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
