@@ -39,6 +39,7 @@ pytest.importorskip("dicomanonymizer")
 from tests.image_builders import dicom_bytes, npz_bytes, raster_bytes  # noqa: E402
 from tests.signal_builders import edf_bytes, record_files, synthetic_ecg  # noqa: E402
 from tests.timeseries_builders import timeseries_dataset  # noqa: E402
+from tests.unit.test_parser_fuzz import _outcome  # noqa: E402
 
 from medmaas.bundle.spec import FeatureSpec, ModelSpec, OnnxBinding, OutputSpec  # noqa: E402
 from medmaas.exceptions import InvalidInputError, MedmaasError, PayloadTooLargeError  # noqa: E402
@@ -61,14 +62,6 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None,
 SLOW = settings(FUZZ, max_examples=EXAMPLES if "MEDMAAS_FUZZ_EXAMPLES" in os.environ else 60)
 
 
-def _outcome(call: Callable[[], Any]) -> Any:
-    """What a reader gives: its result, or the project's input error, which must say what is
-    wrong. Any other exception fails the test."""
-    try:
-        return call()
-    except MedmaasError as exc:
-        assert str(exc).strip(), f"{type(exc).__name__} without a message"
-        return exc
 
 
 def mostly(usual: st.SearchStrategy[Any], unusual: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

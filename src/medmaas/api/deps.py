@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPBearer
 
 from medmaas.api.state import AppState
 from medmaas.audit import AuditEvent
@@ -37,15 +40,61 @@ def _credentials(request: Request) -> str:
 
 
 def denial_event(principal: Principal, permission: str, path: str, method: str) -> AuditEvent:
-    """The audit event for a known principal refused ``permission``."""
+    """The audit event for a known principal refused ``permission`` at ``path``.
+
+    The event records the route the path matched ("/v1/models/{name}/predict"), never the path:
+    path parameters are whatever the caller typed, and callers do put identifiers there (a model
+    "named" by an MRN, a record id). The template, the permission and the method say what was
+    attempted, and the actor says who to ask. A hash of the path would not do instead: an MRN
+    or a birth date has so few possible values that its sha256 is as good as the value.
+
+    >>> from medmaas.security.keys import Principal
+    >>> denial_event(Principal("k1", "ann", "clinician", "default"), "models:promote",
+    ...              "/v1/models/MRN-0042/versions/1/promote", "POST").resource
+    '/v1/models/{name}/versions/{version}/promote'
+    """
     return AuditEvent(
         actor=principal.key_id, role=principal.role, action="auth.denied",
-        project=principal.project, resource=path[:300], outcome="denied",
+        project=principal.project, resource=_route_template(path), outcome="denied",
         detail={"permission": permission, "method": method},
     )
 
 
-def current_principal(request: Request, state: State) -> Principal:
+#: What a denial records for a path no route matches (none can be refused without one).
+UNMATCHED_ROUTE = "(no route)"
+
+
+def _route_template(path: str) -> str:
+    """The template of the first route ``path`` matches, as Starlette routes it; a template
+    comes back as itself."""
+    for pattern, template in _route_patterns():
+        if pattern.match(path):
+            return template
+    return UNMATCHED_ROUTE
+
+
+@cache
+def _route_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    # Imported on first use: the app imports the routes, which import this module. The data
+    # plane's two routes are among them (FastAPI documents them), so its paths match too.
+    from starlette.routing import Route
+
+    from medmaas.api.app import ROUTERS
+
+    return tuple((route.path_regex, route.path) for router in ROUTERS for route in router.routes
+                 if isinstance(route, Route))
+
+
+# Declared, not used to read the key: they put both schemes on every guarded operation of the
+# OpenAPI document, so client generators (and schemathesis's ignored_auth check) know a key is
+# needed. ``credentials`` reads the headers itself, to answer a malformed Authorization header
+# with a 401 that says what is wrong instead of treating it as absent.
+_BEARER = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key, instead of Authorization")
+
+
+def current_principal(request: Request, state: State, _bearer: Annotated[Any, Security(_BEARER)],
+                      _api_key: Annotated[str | None, Security(_API_KEY)]) -> Principal:
     principal = state.keys.verify(_credentials(request))
     state.limiter.check(principal.key_id)  # 429 with Retry-After past the key's rate
     request.state.principal = principal

@@ -19,6 +19,7 @@ import orjson
 from medmaas.api.deps import credentials, denial_event
 from medmaas.audit import AuditEvent
 from medmaas.exceptions import PayloadTooLargeError, PermissionDeniedError, SchemaError
+from medmaas.registry.refs import parse_ref
 from medmaas.registry.tables import utcnow
 from medmaas.security.permissions import require
 
@@ -55,12 +56,8 @@ async def authorize(state: AppState, principal: Principal, action: str, path: st
         raise
 
 
-def version_ref(version: str | None) -> int | str | None:
-    return int(version) if version and version.isdigit() else version
-
-
 async def find_model(state: AppState, principal: Principal, name: str, version: str | None) -> LoadedModel:
-    models, ref = state.models, version_ref(version)
+    models, ref = state.models, parse_ref(version)
     info = models.resolve_cached(principal.project, name, ref)
     if info is None:
         info = await in_thread(models.resolve, principal.project, name, ref)

@@ -7,9 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from medmaas.registry.refs import MAX_VERSION
+
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "1" is not a version and 0 is not false, as the data plane's own parsing says
+    # (api.predicting.parse_predict_body).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class HeadlinePublic(BaseModel):
@@ -84,7 +88,7 @@ class PromoteRequest(_In):
 
 
 class AliasRequest(_In):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
 
 
 class PredictRequest(_In):
@@ -174,3 +178,67 @@ class VerifyPublic(BaseModel):
     checked: int
     first_bad_seq: int | None
     reason: str
+
+
+# -- errors, as each protocol answers them ------------------------------------------------------
+# Declared on every route (``responses=error_responses(...)``), so the OpenAPI document says what
+# the server really answers: the error table in ``api.errors`` maps each error class to one status.
+
+
+class ErrorPublic(BaseModel):
+    """A /v1 error: what must hold and what came, and the request id to quote."""
+
+    error: str = Field(description="what must hold and what came, e.g. \"column 'age' must be numeric; got 'abc'\"")
+    request_id: str = Field(description="the X-Request-ID of this request; the audit log and the server log carry it")
+
+
+class V2ErrorPublic(BaseModel):
+    """An Open Inference Protocol error (the request id is in the X-Request-ID header)."""
+
+    error: str
+
+
+class IssuePublic(BaseModel):
+    severity: Literal["fatal", "error"]
+    code: str = Field(description="a FHIR issue type, e.g. invalid, not-found, login, forbidden")
+    diagnostics: str
+
+
+class OperationOutcomePublic(BaseModel):
+    """A FHIR R4 OperationOutcome: how the FHIR routes answer errors; its id is the request id."""
+
+    resource_type: Literal["OperationOutcome"] = Field(alias="resourceType")
+    id: str
+    issue: list[IssuePublic] = Field(min_length=1)
+
+
+ERROR_MEANINGS: dict[int, str] = {
+    400: "the body could not be read: not UTF-8, or a malformed multipart form "
+         "(the V2 protocol: any invalid request)",
+    401: "no API key, or one that is invalid, revoked or expired",
+    403: "the key's role may not do this",
+    404: "no such model, version, alias or resource",
+    409: "the change conflicts with the current state",
+    413: "the body, a note or the number of rows is over the limit",
+    422: "invalid input: the message says what must hold and what came",
+    429: "this key sent more than its rate (MEDMAAS_RATE_LIMIT_PER_S): retry after Retry-After",
+    501: "a library this needs is not installed on the server; the message names the extra",
+    503: "busy (the model's queue is full: retry after Retry-After) or still starting",
+}
+
+
+def error_responses(*codes: int, model: type[BaseModel] = ErrorPublic) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status it may answer with, in the protocol's error shape.
+
+    >>> sorted(error_responses(401, 404))
+    [401, 404]
+    """
+    return {code: {"model": model, "description": ERROR_MEANINGS[code]} for code in codes}
+
+
+def json_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``error_responses`` for a route whose answer is not JSON (Markdown, a PNG): FastAPI would
+    document its errors in the answer's media type; they are JSON (ErrorPublic) all the same."""
+    schema = {"$ref": f"#/components/schemas/{ErrorPublic.__name__}"}
+    return {code: {"description": ERROR_MEANINGS[code], "content": {"application/json": {"schema": schema}}}
+            for code in codes}

@@ -47,3 +47,6 @@ class AppState:
     def close(self) -> None:
         self.writer.close()
         self.models.close()
+        # Last: the writer's final batch goes through it. Closing the pool lets SQLite
+        # checkpoint its WAL into the database file instead of leaving it for the next start.
+        self.registry.close()

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable
-from typing import Any, Protocol, cast
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import Engine, Row, Table, Text, insert, select, type_coerce
+from sqlalchemy import Connection, Engine, Row, Table, Text, insert, select, type_coerce
 from sqlalchemy.exc import DBAPIError
 
 from medmaas.audit.events import (
@@ -32,6 +32,7 @@ from medmaas.registry.tables import AuditEventRow, utcnow
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 _TABLE = cast(Table, AuditEventRow.__table__)
 _LOCK_NAME = "medmaas.audit"
 _locks: dict[str, threading.Lock] = {}
@@ -77,26 +78,12 @@ class AuditLog:
     def write(self, events: Iterable[AuditEvent]) -> list[tuple[Any, ...]]:
         """:meth:`append_many` without building the returned objects: rows as tuples in
         :class:`StoredAuditEvent` field order. The group-commit writer uses this."""
-        batch = list(events)
-        for event in batch:
-            if not isinstance(event, AuditEvent):
-                raise InvalidInputError(f"expected AuditEvent; got {type(event).__name__}")
+        batch = _checked(events)
         if not batch:
             return []
         try:
             with self._lock, _DriverTransaction(self.engine) as cursor:
-                seq, prev_hash = cursor.last()
-                now = utcnow()
-                rows: list[tuple[Any, ...]] = []
-                for event in batch:
-                    seq += 1
-                    at = event.at or now
-                    digest = chain_hash(prev_hash, event.hashed_fields(seq, at))
-                    rows.append((seq, at, event.actor, event.role, event.action, event.project,
-                                 event.resource, event.version, event.outcome,
-                                 event.input_sha256, event.detail, prev_hash, digest))
-                    prev_hash = digest
-                cursor.insert(rows)
+                rows = _chain(cursor, batch)
         except Exception as exc:
             logger.error("audit write failed; the request that caused it must fail", exc_info=True)
             dbapi_error = self.engine.dialect.loaded_dbapi.Error
@@ -104,6 +91,42 @@ class AuditLog:
                 raise DBAPIError.instance(None, None, exc, dbapi_error) from exc
             raise
         return rows
+
+    def append_in(self, connection: Connection, events: Iterable[AuditEvent]) -> list[StoredAuditEvent]:
+        """Append within the caller's open write transaction on this log's database: the events
+        commit, or roll back, with whatever else that transaction changed. A change and its
+        event then never land one without the other, whenever the process dies.
+
+        On SQLite the transaction must hold the write lock from its start (a registry write
+        session: ``BEGIN IMMEDIATE``), which is also what serialises it against other appends;
+        PostgreSQL takes the log's advisory lock here, until the transaction ends.
+
+        >>> with registry.session(write=True) as s:  # doctest: +SKIP
+        ...     log.append_in(s.connection(), [event])
+        """
+        batch = _checked(events)
+        if not batch:
+            return []
+        # Not the process lock: another thread may hold it while waiting for the write lock
+        # this transaction holds. The database's lock alone keeps the chain from forking.
+        driver = connection.connection.driver_connection
+        if driver is None:
+            raise InvalidInputError("append_in needs a connection in an open transaction; this one is closed")
+        appender = _Appender(connection.dialect, driver.cursor())
+        try:
+            appender.lock()
+            return [StoredAuditEvent(*row) for row in _chain(appender, batch)]
+        finally:
+            appender.cursor.close()
+
+    def recorder(self, event_for: Callable[[T], AuditEvent]) -> Callable[[Connection, T], object]:
+        """A ``record=`` hook for a registry or key-store change: ``event_for(what changed)`` is
+        appended in the change's own transaction (:meth:`append_in`).
+
+        >>> registry.promote("sepsis-risk", 3, "production", actor="k1",  # doctest: +SKIP
+        ...                  record=log.recorder(lambda v: AuditEvent(actor="k1", action="model.promote")))
+        """
+        return lambda connection, changed: self.append_in(connection, [event_for(changed)])
 
     def tail(
         self,
@@ -204,7 +227,61 @@ def _check_row(row: Row[Any, *tuple[Any, ...]], expected_seq: int, prev_hash: st
     return None
 
 
-class _DriverTransaction:
+def _checked(events: Iterable[AuditEvent]) -> list[AuditEvent]:
+    batch = list(events)
+    for event in batch:
+        if not isinstance(event, AuditEvent):
+            raise InvalidInputError(f"expected AuditEvent; got {type(event).__name__}")
+    return batch
+
+
+def _chain(appender: _Appender, batch: list[AuditEvent]) -> list[tuple[Any, ...]]:
+    """Link ``batch`` to the head of the chain and insert it; the rows as stored."""
+    seq, prev_hash = appender.last()
+    now = utcnow()
+    rows: list[tuple[Any, ...]] = []
+    for event in batch:
+        seq += 1
+        at = event.at or now
+        digest = chain_hash(prev_hash, event.hashed_fields(seq, at))
+        rows.append((seq, at, event.actor, event.role, event.action, event.project,
+                     event.resource, event.version, event.outcome,
+                     event.input_sha256, event.detail, prev_hash, digest))
+        prev_hash = digest
+    appender.insert(rows)
+    return rows
+
+
+class _Appender:
+    """Reads the head of the chain and inserts rows through one driver cursor, in whatever
+    transaction that cursor's connection is in."""
+
+    CHUNK = 500  # rows per INSERT: 6,500 parameters, far below SQLite's limit of 32,766
+
+    def __init__(self, dialect: Any, cursor: Any) -> None:
+        self.dialect = dialect
+        self.sql = _statements_for(dialect)
+        self.cursor = cursor
+
+    def lock(self) -> None:
+        """PostgreSQL: the log's advisory lock, until the transaction ends. (SQLite's single
+        write lock is taken by ``BEGIN IMMEDIATE``.)"""
+        if self.dialect.name == "postgresql":
+            self.cursor.execute(self.sql.lock, (advisory_key(_LOCK_NAME),))
+
+    def last(self) -> tuple[int, str]:
+        self.cursor.execute(self.sql.last)
+        row = self.cursor.fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        bound = [self.sql.bind(row) for row in rows]
+        for start in range(0, len(bound), self.CHUNK):
+            chunk = bound[start:start + self.CHUNK]
+            self.cursor.execute(self.sql.insert(len(chunk)), tuple(v for b in chunk for v in b))
+
+
+class _DriverTransaction(_Appender):
     """One append transaction spoken directly to the database driver.
 
     Appends are the hottest write in a serving process (one per prediction, group-committed)
@@ -217,19 +294,15 @@ class _DriverTransaction:
     processing, so what is stored is exactly what the ORM would store.
     """
 
-    CHUNK = 500  # rows per INSERT: 6,500 parameters, far below SQLite's limit of 32,766
-
     def __init__(self, engine: Engine) -> None:
-        self.dialect = engine.dialect
-        self.sql = _statements_for(self.dialect)
         self.raw = engine.raw_connection()
+        super().__init__(engine.dialect, None)
 
     def __enter__(self) -> _DriverTransaction:
         self.cursor = self.raw.cursor()
         if self.dialect.name == "sqlite":
             self.cursor.execute("BEGIN IMMEDIATE")  # the single write lock, taken up front
-        elif self.dialect.name == "postgresql":
-            self.cursor.execute(self.sql.lock, (advisory_key(_LOCK_NAME),))
+        self.lock()
         return self
 
     def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
@@ -241,17 +314,6 @@ class _DriverTransaction:
         finally:
             self.cursor.close()
             self.raw.close()  # back to the pool
-
-    def last(self) -> tuple[int, str]:
-        self.cursor.execute(self.sql.last)
-        row = self.cursor.fetchone()
-        return (row[0], row[1]) if row else (0, GENESIS_HASH)
-
-    def insert(self, rows: list[tuple[Any, ...]]) -> None:
-        bound = [self.sql.bind(row) for row in rows]
-        for start in range(0, len(bound), self.CHUNK):
-            chunk = bound[start:start + self.CHUNK]
-            self.cursor.execute(self.sql.insert(len(chunk)), tuple(v for b in chunk for v in b))
 
 
 class _Statements:

@@ -5,6 +5,10 @@ scikit-learn and PyTorch, several hundred MB a server should not carry for the r
 and each model appears (in production stage) as it finishes. Progress is written to the job
 table, which the CLI and ``GET /v1/models`` show.
 
+A build killed between registering a model and promoting it leaves a candidate that nothing
+would promote (the model is no longer missing): the next start finishes it
+(:func:`unfinished_builtins`). The promotion and its audit event are one transaction.
+
 ``python -m medmaas.builtin.build`` is that process; it reads the same ``MEDMAAS_*`` settings.
 """
 
@@ -43,6 +47,36 @@ def missing_builtins(registry: Registry) -> list[BuiltinModel]:
     return out
 
 
+def unfinished_builtins(registry: Registry) -> list[tuple[BuiltinModel, int]]:
+    """Built-in models registered by a build that stopped before promoting them: (model, version)
+    for each whose newest version is this build's candidate and which has no production one."""
+    out = []
+    for model in BUILTINS:
+        try:
+            versions = registry.list_versions(model.name)
+        except NotFoundError:
+            continue
+        if versions and not any(v.stage == "production" for v in versions):
+            latest = versions[-1]
+            if latest.stage == "candidate" and latest.created_by == ACTOR:
+                out.append((model, latest.version))
+    return out
+
+
+def promote_builtin(model: BuiltinModel, version: int, registry: Registry, audit: AuditLog | None, *,
+                    resumed: bool = False) -> None:
+    """Put a built-in model's new version in production; its audit event in the same transaction."""
+    from medmaas.audit import AuditEvent
+
+    event = AuditEvent(actor=ACTOR, role="admin", action="model.register", project="default",
+                       resource=model.name, version=version, outcome="ok",
+                       detail={"stage": "production", "builtin": True, **({"resumed": True} if resumed else {})})
+    registry.promote(model.name, version, "production", actor=ACTOR,
+                     reason="built-in model, trained at first start" + (" (promoted at a later start: the "
+                                                                        "build was interrupted)" if resumed else ""),
+                     record=None if audit is None else audit.recorder(lambda _: event))
+
+
 def build_one(model: BuiltinModel, registry: Registry, audit: AuditLog | None,
               progress: Callable[[str, float], None], *,
               kind_options: dict[str, object] | None = None) -> int:
@@ -50,7 +84,6 @@ def build_one(model: BuiltinModel, registry: Registry, audit: AuditLog | None,
 
     ``kind_options`` overrides the catalog's (tests train an image model for one epoch).
     """
-    from medmaas.audit import AuditEvent
     from medmaas.data.units import BUILTIN_COLUMN_INFO
     from medmaas.fhir.maps import read_map
     from medmaas.training.train import TrainOptions, train_model
@@ -69,12 +102,7 @@ def build_one(model: BuiltinModel, registry: Registry, audit: AuditLog | None,
     result = train_model(dataset, name=model.name, options=options, registry=registry, actor=ACTOR,
                          progress=progress)
     version = int(result.version or 0)
-    registry.promote(model.name, version, "production", actor=ACTOR,
-                     reason="built-in model, trained at first start")
-    if audit is not None:
-        audit.append(AuditEvent(actor=ACTOR, role="admin", action="model.register", project="default",
-                                resource=model.name, version=version, outcome="ok",
-                                detail={"stage": "production", "builtin": True}))
+    promote_builtin(model, version, registry, audit)
     return version
 
 
@@ -95,7 +123,12 @@ def _read(model: BuiltinModel) -> object:
 
 def build_missing(registry: Registry, audit: AuditLog | None = None,
                   on_progress: Callable[[str, str, float], None] | None = None) -> list[str]:
-    """Build every missing built-in model in turn; one failure does not stop the others."""
+    """Finish what an interrupted build left, then build every missing built-in model in turn;
+    one failure does not stop the others."""
+    for model, version in unfinished_builtins(registry):
+        logger.warning("built-in model %s version %d was registered by a build that stopped before "
+                       "promoting it; promoting it now", model.name, version)
+        promote_builtin(model, version, registry, audit, resumed=True)
     todo = missing_builtins(registry)
     jobs = {m.name: registry.create_job(f"build {m.name}", model_name=m.name) for m in todo}
     built = []
@@ -126,13 +159,13 @@ def build_missing(registry: Registry, audit: AuditLog | None = None,
 
 
 def build_in_background(settings: Settings) -> subprocess.Popen[bytes] | None:
-    """Start ``python -m medmaas.builtin.build`` if a built-in model is missing; it is stopped
-    when this process exits."""
+    """Start ``python -m medmaas.builtin.build`` if a built-in model is missing or unfinished; it
+    is stopped when this process exits."""
     from medmaas.registry import Registry
 
     registry = Registry.open(settings)
     try:
-        if not missing_builtins(registry):
+        if not missing_builtins(registry) and not unfinished_builtins(registry):
             return None
     finally:
         registry.close()

@@ -43,9 +43,11 @@ def create(ctx: typer.Context, name: Annotated[str, typer.Option()],
     from medmaas.audit import AuditEvent
 
     c: Context = ctx.obj
-    plaintext, info = c.keys.create(name, role, created_by=c.actor, project=c.project)
-    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="key.create", project=info.project,
-                              resource=info.key_id, outcome="ok", detail={"role": role}))
+    plaintext, info = c.keys.create(name, role, created_by=c.actor, project=c.project,
+                                    record=c.audit.recorder(lambda created: AuditEvent(
+                                        actor=c.actor, role="sysadmin", action="key.create",
+                                        project=created.project, resource=created.key_id, outcome="ok",
+                                        detail={"role": role})))
     if as_json:
         print_json({"key_id": info.key_id, "role": info.role, "api_key": plaintext})
         return
@@ -70,9 +72,9 @@ def revoke(ctx: typer.Context, key_id: str) -> None:
     from medmaas.audit import AuditEvent
 
     c: Context = ctx.obj
-    info = c.keys.revoke(key_id, actor=c.actor)
-    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="key.revoke", project=info.project,
-                              resource=key_id, outcome="ok"))
+    c.keys.revoke(key_id, actor=c.actor, record=c.audit.recorder(lambda revoked: AuditEvent(
+        actor=c.actor, role="sysadmin", action="key.revoke", project=revoked.project, resource=key_id,
+        outcome="ok")))
     console.print(f"revoked {key_id}")
 
 

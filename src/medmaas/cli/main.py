@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medmaas.cli import admin, datasets, deid, entities, models, serve, train
+from medmaas.cli import admin, check, datasets, deid, entities, models, serve, train
 from medmaas.cli.context import Context, err_console
 from medmaas.exceptions import MedmaasError
 
@@ -26,6 +26,7 @@ app.command("evaluate")(train.evaluate)
 app.command("predict")(train.predict)
 app.command("deid")(deid.deid)
 app.command("entities")(entities.entities)
+app.command("check")(check.check)
 
 
 @app.callback()

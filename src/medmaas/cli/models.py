@@ -45,8 +45,10 @@ def list_models(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--jso
 def show(ctx: typer.Context, name: str, version: Annotated[str | None, typer.Option()] = None,
          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """A model's versions, stage history and the chosen version's model card."""
+    from medmaas.registry.refs import parse_ref
+
     c: Context = ctx.obj
-    ref = int(version) if version and version.isdigit() else version
+    ref = parse_ref(version)
     info = c.registry.resolve(name, ref, project=c.project)
     versions = c.registry.list_versions(name, project=c.project)
     history = c.registry.stage_history(name, project=c.project)
@@ -81,7 +83,8 @@ def promote(ctx: typer.Context, name: str, version: int,
     from medmaas.audit import AuditEvent
 
     c: Context = ctx.obj
-    info = c.registry.promote(name, version, stage, actor=c.actor, reason=reason, project=c.project)
-    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="model.promote", project=c.project,
-                              resource=name, version=version, outcome="ok", detail={"stage": stage}))
+    info = c.registry.promote(name, version, stage, actor=c.actor, reason=reason, project=c.project,
+                              record=c.audit.recorder(lambda _: AuditEvent(
+                                  actor=c.actor, role="sysadmin", action="model.promote", project=c.project,
+                                  resource=name, version=version, outcome="ok", detail={"stage": stage})))
     console.print(f"{name} version {info.version} is now {info.stage}")

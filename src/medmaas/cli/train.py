@@ -118,11 +118,12 @@ def train(
                            kind=kind, kind_options=kind_options, fhir=fhir_options,
                            limitations=[INDEX_TIME_LIMITATION] if fhir_options else [])
     with progress_bar(f"training {name}", enabled=not as_json) as progress:
+        # The version and its audit event commit together, whenever the process dies.
         result = train_model(dataset, name=name, options=options, registry=c.registry, actor=c.actor,
-                             progress=progress, project=c.project)
-    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="model.register", project=c.project,
-                              resource=name, version=result.version, outcome="ok",
-                              detail={"estimator": result.estimator}))
+                             progress=progress, project=c.project, record=c.audit.recorder(
+                                 lambda info: AuditEvent(actor=c.actor, role="sysadmin", action="model.register",
+                                                         project=c.project, resource=name, version=info.version,
+                                                         outcome="ok", detail={"estimator": info.spec.get("estimator")})))
     if as_json:
         out = asdict(result)
         out.pop("bundle_dir", None)
@@ -194,10 +195,11 @@ def predict(
 
     from medmaas.audit import AuditEvent, hash_input
     from medmaas.data.readers import read_table
+    from medmaas.registry.refs import parse_ref
     from medmaas.runtime.loaded import load_bundle
 
     c: Context = ctx.obj
-    ref = int(version) if version and version.isdigit() else version
+    ref = parse_ref(version)
     info = c.registry.resolve(name, ref, project=c.project)
     model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
     if (input is None) == (fhir is None):
@@ -266,10 +268,11 @@ def evaluate(
 
     from medmaas.data.readers import read_table
     from medmaas.metrics.evaluate import evaluate as evaluate_predictions
+    from medmaas.registry.refs import parse_ref
     from medmaas.runtime.loaded import load_bundle
 
     c: Context = ctx.obj
-    ref = int(version) if version and version.isdigit() else version
+    ref = parse_ref(version)
     info = c.registry.resolve(name, ref, project=c.project)
     model = load_bundle(c.registry.bundle_path(info), name=name, version=info.version)
     spec = model.spec

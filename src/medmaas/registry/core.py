@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -139,10 +139,13 @@ class Registry:
         card: dict[str, Any],
         description: str = "",
         project: str = DEFAULT_PROJECT,
+        record: Callable[[Connection, VersionInfo], object] | None = None,
     ) -> VersionInfo:
         """Store a bundle and record it as the next version of ``name`` (stage ``candidate``).
 
         The model is created on its first version. Versions count 1, 2, 3... per model.
+        ``record`` writes what must land with the version, in its transaction (see
+        :meth:`promote`).
         """
         check_name(name)
         check_name(project, "project name")
@@ -212,6 +215,8 @@ class Registry:
                         stage_event(model, row.version, None, "candidate", created_by, "registered")
                     )
                     info = version_info(s, model, row)
+                    if record is not None:
+                        record(s.connection(), info)
             except sa_exc.IntegrityError as exc:
                 # A concurrent writer created the same model or version number first; the
                 # next attempt sees its row. Anything else keeps failing and is reported.
@@ -296,12 +301,17 @@ class Registry:
         actor: str,
         reason: str = "",
         project: str = DEFAULT_PROJECT,
+        record: Callable[[Connection, VersionInfo], object] | None = None,
     ) -> VersionInfo:
         """Move a version to ``stage``; the previous production (or staging) one is archived.
 
         Both changes land in one transaction and both are recorded in the stage history.
         Promoting to the stage a version already holds changes nothing. Archived versions may
         return to production (a rollback); no version can go back to ``candidate``.
+
+        ``record(connection, version)`` runs inside that transaction once the change is made,
+        to write what must land with it (its audit event: ``AuditLog.append_in``); if it
+        raises, nothing changes. It runs for a promotion that changes nothing too.
         """
         if stage not in STAGES:
             raise InvalidInputError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
@@ -310,7 +320,10 @@ class Registry:
             model = find_model(s, name, project, for_update=True)
             row = find_version(s, model, version)
             if row.stage == stage:
-                return version_info(s, model, row)
+                info = version_info(s, model, row)
+                if record is not None:
+                    record(s.connection(), info)
+                return info
             if stage == "candidate":
                 raise ConflictError(
                     f"model '{name}' version {row.version} is {row.stage}; 'candidate' is only "
@@ -342,6 +355,8 @@ class Registry:
             row.stage = stage
             s.flush()
             info = version_info(s, model, row)
+            if record is not None:
+                record(s.connection(), info)
         logger.info("%s moved to %s by %s", info.ref, stage, actor)
         return info
 
@@ -352,8 +367,10 @@ class Registry:
         version: int | str,
         actor: str,
         project: str = DEFAULT_PROJECT,
+        record: Callable[[Connection, AliasInfo], object] | None = None,
     ) -> AliasInfo:
-        """Point ``alias`` (e.g. ``champion``) at a version, moving it if it already exists."""
+        """Point ``alias`` (e.g. ``champion``) at a version, moving it if it already exists;
+        ``record`` writes what must land with it, in its transaction (see :meth:`promote`)."""
         check_alias(alias)
         check_text(actor, "actor")
         with self.session(write=True) as s:
@@ -370,7 +387,10 @@ class Registry:
                 row.updated_by = actor
             row.updated_at = utcnow()
             s.flush()
-            return alias_info(model, row)
+            info = alias_info(model, row)
+            if record is not None:
+                record(s.connection(), info)
+            return info
 
     def delete_alias(self, name: str, alias: str, project: str = DEFAULT_PROJECT) -> None:
         with self.session(write=True) as s:

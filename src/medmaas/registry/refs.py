@@ -16,7 +16,29 @@ from medmaas.registry.tables import STAGES, Alias, Model, ModelVersion, Project
 from medmaas.registry.validation import check_name
 
 LATEST = "latest"
+#: The largest version number: the column is a 32-bit integer on PostgreSQL. A larger number
+#: names no version (rather than overflowing the query).
+MAX_VERSION = 2**31 - 1
 RESERVED_REFS = (*STAGES, LATEST)
+
+
+def parse_ref(text: str | None) -> int | str | None:
+    """A version reference as typed (a path or query part, a CLI argument): a number when it is
+    one, else the text (a stage, ``latest`` or an alias); :func:`find_version` reads either.
+
+    >>> parse_ref("7"), parse_ref("champion"), parse_ref("\xb2"), parse_ref("9" * 30) == "9" * 30
+    (7, 'champion', '\xb2', True)
+    """
+    number = _version_number(text) if text else None
+    return text if number is None else number
+
+
+def _version_number(text: str) -> int | None:
+    """The version ``text`` numbers, if it is ASCII digits up to MAX_VERSION. (Not "\xb2",
+    which ``str.isdigit`` accepts and ``int`` refuses; nor 5,000 digits, which ``int`` refuses.)"""
+    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_VERSION:
+        return int(text)
+    return None
 
 
 def check_alias(alias: object) -> str:
@@ -82,10 +104,11 @@ def find_version(session: Session, model: Model, ref: int | str | None) -> Model
             f"version reference must be a number, a stage or an alias; got {ref!r}"
         )
     text = ref.strip() if isinstance(ref, str) else str(ref)
-    if text.isdigit():
-        row = session.scalar(versions.where(ModelVersion.version == int(text)))
+    if text.isascii() and text.isdigit():
+        number = _version_number(text)  # None past MAX_VERSION: no such version, no query
+        row = None if number is None else session.scalar(versions.where(ModelVersion.version == number))
         if row is None:
-            raise NotFoundError(f"model '{model.name}' has no version {int(text)}")
+            raise NotFoundError(f"model '{model.name}' has no version {text[:20]}")
         return row
     if text == LATEST:
         row = session.scalar(newest_first)

@@ -4,20 +4,27 @@ A stored artifact never changes: its name is the hash of its content, so writing
 twice stores it once, and a reader can always check what it got. Writes are atomic: content goes
 into a temporary directory under ``root/.tmp``, every file is fsynced, and one rename publishes
 it at ``root/<sha[:2]>/<sha>``. A crash leaves at most a temporary directory, which is never
-visible as an artifact (see :meth:`ArtifactStore.purge_incomplete`).
+visible as an artifact and which the next process to open the store removes (see
+:meth:`ArtifactStore.recover`).
+
+Each temporary entry ``.tmp/<name>`` has a lock file ``.tmp/<name>.lock`` that its writer holds
+(``flock``) from before the entry exists until after it is gone. The kernel releases a lock when
+its holder dies, however it dies, so a lock that can be taken belongs to no live writer: that
+is what makes removing leftovers safe while other processes write, whatever their age.
 
 The directory hash covers the sorted relative paths and the bytes of every regular file, so it
 is the same on every machine and independent of timestamps and permissions. Layout::
 
     root/ab/ab12...ef/         a bundle directory
     root/blobs/cd/cd34...01    a single file
-    root/.tmp/                 writes in progress
+    root/.tmp/                 writes in progress (and their .lock files)
 
 An fsspec (S3-compatible) backend is future work; it will implement the same four methods.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -26,7 +33,14 @@ import shutil
 import stat
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: leftovers are then removed by age only (purge_incomplete)
+    fcntl = None  # type: ignore[assignment]
 
 from medmaas.exceptions import IntegrityError, InvalidInputError, NotFoundError
 
@@ -36,6 +50,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
 _TMP = ".tmp"
 _BLOBS = "blobs"
+_LOCK = ".lock"
 
 
 def _check_sha(sha: str) -> str:
@@ -113,6 +128,16 @@ def hash_dir(path: Path) -> str:
     return hasher.hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class TempEntry:
+    """A temporary write under ``root/.tmp``: ``locked`` is True while its writer is alive,
+    False once it died (the entry is left over), None when that cannot be told (no lock file)."""
+
+    name: str
+    locked: bool | None
+    age_s: float
+
+
 class ArtifactStore:
     """Local content-addressed storage under ``root``.
 
@@ -123,8 +148,17 @@ class ArtifactStore:
     b'hello'
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, recover: bool = True) -> None:
         self.root = Path(root)
+        #: What :meth:`recover` removed when the store was opened (names under ``.tmp``);
+        #: ``recover=False`` opens it as found, for a check that must change nothing.
+        self.recovered: list[str] = []
+        try:
+            if recover:
+                self.recovered = self.recover()
+        except OSError as exc:  # e.g. a read-only mount: reading still works
+            logger.warning("could not remove leftovers of unfinished writes under %s: %s",
+                           self.root / _TMP, exc)
 
     # -- directories -------------------------------------------------------------------------
 
@@ -140,8 +174,7 @@ class ArtifactStore:
         files = _bundle_files(src)
         if not files:
             raise InvalidInputError(f"bundle directory {src} holds no files")
-        tmp = self._new_tmp()
-        try:
+        with self._tmp_entry() as tmp:
             tmp.mkdir()
             hasher = _DirHasher()
             for relpath, file in files:
@@ -153,9 +186,6 @@ class ArtifactStore:
             sha = hasher.hexdigest()
             self._publish(tmp, self._dir_path(sha))
             return sha
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
 
     def get_dir(self, sha: str) -> Path:
         """The path of a stored directory; NotFoundError if there is none."""
@@ -178,8 +208,7 @@ class ArtifactStore:
         target = self._blob_path(sha)
         if target.exists():
             return sha
-        tmp = self._new_tmp()
-        try:
+        with self._tmp_entry() as tmp:
             with open(tmp, "xb") as fh:
                 fh.write(data)
                 fh.flush()
@@ -188,8 +217,6 @@ class ArtifactStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
             _fsync_dir(target.parent)
-        finally:
-            tmp.unlink(missing_ok=True)
         return sha
 
     def get_bytes(self, sha: str) -> bytes:
@@ -205,10 +232,64 @@ class ArtifactStore:
 
     # -- housekeeping ------------------------------------------------------------------------
 
-    def purge_incomplete(self, older_than_s: float = 3600.0) -> int:
-        """Remove temporary directories left by crashed writers; returns how many were removed.
+    def recover(self) -> list[str]:
+        """Remove what killed writers left under ``.tmp``; the names removed, oldest first.
 
-        Only entries older than ``older_than_s`` go, so a write in progress is left alone.
+        Opening the store does this (as SQLite rolls back a hot journal on open), so every
+        start of a server or a CLI command after a crash finds the store clean. An entry goes
+        only once its lock can be taken, that is once no process holds it: writes in progress,
+        in this process or any other, are left alone however old they are. Entries without a
+        lock file (an older writer, or a platform without ``flock``) go by age, as
+        :meth:`purge_incomplete` removes them.
+        """
+        removed: list[str] = []
+        for entry in self.temp_entries():
+            if entry.locked is not False:
+                continue
+            with self._locked(entry.name) as lock:
+                if lock is None:  # a live writer holds it (or it is already gone)
+                    continue
+                # Data first, then the lock file: a leftover lock file alone is recovered next
+                # time, while data without its lock file would only go by age.
+                _remove(self.root / _TMP / entry.name)
+                (self.root / _TMP / f"{entry.name}{_LOCK}").unlink(missing_ok=True)
+            removed.append(entry.name)
+            logger.warning("removed %s/%s, left by a write that did not finish (its process died)",
+                           _TMP, entry.name)
+        self.purge_incomplete()
+        return removed
+
+    def temp_entries(self) -> list[TempEntry]:
+        """Every temporary write under ``.tmp``, live or abandoned, oldest first; changes nothing."""
+        tmp_root = self.root / _TMP
+        try:
+            names = os.listdir(tmp_root)
+        except FileNotFoundError:
+            return []
+        now = time.time()
+        found: dict[str, TempEntry] = {}
+        for name in names:
+            base = name[: -len(_LOCK)] if name.endswith(_LOCK) else name
+            if base in found:
+                continue
+            lock_file = tmp_root / f"{base}{_LOCK}"
+            times = [t for t in (_mtime(tmp_root / base), _mtime(lock_file)) if t is not None]
+            if not times:  # both went away since the listing: the write finished
+                continue
+            mtime = min(times)
+            if fcntl is None or _mtime(lock_file) is None:
+                locked = None
+            else:
+                with self._locked(base) as lock:
+                    locked = lock is None
+            found[base] = TempEntry(name=base, locked=locked, age_s=max(0.0, now - mtime))
+        return sorted(found.values(), key=lambda entry: -entry.age_s)
+
+    def purge_incomplete(self, older_than_s: float = 3600.0) -> int:
+        """Remove temporary entries without a lock file older than ``older_than_s``; how many.
+
+        For leftovers that :meth:`recover` cannot judge (no lock file). Only old entries go, so
+        a write in progress by a writer that does not lock is left alone.
         """
         tmp_root = self.root / _TMP
         if not tmp_root.is_dir():
@@ -217,12 +298,11 @@ class ArtifactStore:
         removed = 0
         for entry in tmp_root.iterdir():
             try:
+                if entry.name.endswith(_LOCK) or (tmp_root / f"{entry.name}{_LOCK}").exists():
+                    continue
                 if entry.lstat().st_mtime >= cutoff:
                     continue
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
+                _remove(entry)
                 removed += 1
             except FileNotFoundError:
                 continue
@@ -236,10 +316,63 @@ class ArtifactStore:
     def _blob_path(self, sha: str) -> Path:
         return self.root / _BLOBS / sha[:2] / sha
 
-    def _new_tmp(self) -> Path:
+    @contextlib.contextmanager
+    def _tmp_entry(self) -> Iterator[Path]:
+        """A fresh path under ``.tmp`` whose lock this process holds until the block ends; what
+        is still at the path then is removed."""
         tmp_root = self.root / _TMP
         tmp_root.mkdir(parents=True, exist_ok=True)
-        return tmp_root / f"{os.getpid()}-{uuid.uuid4().hex}"
+        if fcntl is None:
+            tmp = tmp_root / f"{os.getpid()}-{uuid.uuid4().hex}"
+            try:
+                yield tmp
+            finally:
+                _remove(tmp)
+            return
+        while True:
+            name = f"{os.getpid()}-{uuid.uuid4().hex}"
+            lock_file = tmp_root / f"{name}{_LOCK}"
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(fd, lock_file):
+                break
+            # A recovery took the lock between our create and our flock and removed the file:
+            # the lock we hold now guards nothing. Start again under a new name.
+            os.close(fd)
+        tmp = tmp_root / name
+        try:
+            yield tmp
+        finally:
+            try:
+                _remove(tmp)
+            finally:
+                # Unlinked while still locked: nobody can take a lock on it before it is gone.
+                lock_file.unlink(missing_ok=True)
+                os.close(fd)
+
+    @contextlib.contextmanager
+    def _locked(self, name: str) -> Iterator[int | None]:
+        """Hold the lock of temporary entry ``name`` if nobody does: the descriptor, or None if
+        someone holds it or its lock file is gone."""
+        lock_file = self.root / _TMP / f"{name}{_LOCK}"
+        try:
+            try:
+                fd = os.open(lock_file, os.O_RDWR | os.O_CLOEXEC)
+            except PermissionError:  # another user's write: reading is enough to lock, locally
+                fd = os.open(lock_file, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            yield None
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield None
+                return
+            # The file may have been removed and recreated since we opened it.
+            yield fd if _same_file(fd, lock_file) else None
+        finally:
+            os.close(fd)
 
     def _publish(self, tmp: Path, target: Path) -> None:
         if target.exists():
@@ -253,6 +386,33 @@ class ArtifactStore:
                 return
             raise
         _fsync_dir(target.parent)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.lstat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or a directory tree (stored files are read-only; their directory is not)."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _copy_and_hash(src: Path, dst: Path) -> bytes:

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Connection, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from medmaas.exceptions import AuthenticationError, InvalidInputError, NotFoundError
@@ -39,6 +39,9 @@ from medmaas.registry.validation import check_name, check_text
 from medmaas.security.permissions import check_role
 
 logger = logging.getLogger(__name__)
+
+#: A hook that writes, in a key change's transaction, what must land with it.
+Record = Callable[[Connection, "KeyInfo"], object]
 
 KEY_ID_LENGTH = 10
 _KEY_ID_ALPHABET = string.ascii_lowercase + string.digits  # no '_': it separates the parts
@@ -121,10 +124,18 @@ class KeyStore:
         created_by: str,
         project: str = DEFAULT_PROJECT,
         expires_at: datetime | None = None,
+        record: Record | None = None,
     ) -> tuple[str, KeyInfo]:
-        """A new key: its plaintext (show it once; it cannot be recovered) and its details."""
+        """A new key: its plaintext (show it once; it cannot be recovered) and its details.
+
+        ``record(connection, info)`` writes what must land with the key (its audit event,
+        ``AuditLog.recorder``) in the same transaction: if it fails, no key exists.
+        """
         with self.registry.session(write=True) as s:
-            return self._insert(s, name, role, created_by, project, expires_at)
+            plaintext, info = self._insert(s, name, role, created_by, project, expires_at)
+            if record is not None:
+                record(s.connection(), info)
+            return plaintext, info
 
     def bootstrap_admin(self, created_by: str = "medmaas bootstrap") -> str | None:
         """On first start, create the installation's first key (``sysadmin`` of the default
@@ -187,8 +198,9 @@ class KeyStore:
 
     # -- managing ----------------------------------------------------------------------------
 
-    def revoke(self, key_id: str, actor: str) -> KeyInfo:
-        """Revoke a key for good; revoking it again changes nothing."""
+    def revoke(self, key_id: str, actor: str, record: Record | None = None) -> KeyInfo:
+        """Revoke a key for good; revoking it again changes nothing. ``record`` as for
+        :meth:`create`: it runs in the revocation's transaction (also when nothing changes)."""
         check_text(actor, "actor")
         with self.registry.session(write=True) as s:
             row = s.scalar(select(ApiKey).where(ApiKey.key_id == key_id).with_for_update())
@@ -199,6 +211,8 @@ class KeyStore:
                 s.flush()
                 logger.info("API key %s revoked by %s", key_id, actor)
             info = _info(row)
+            if record is not None:
+                record(s.connection(), info)
         self._forget(key_id)
         return info
 

@@ -25,7 +25,11 @@ from medmaas.kinds.base import Kind, Progress, get_kind, no_progress
 from medmaas.training.variants import compare_variants
 
 if TYPE_CHECKING:
-    from medmaas.registry import Registry
+    from collections.abc import Callable
+
+    from sqlalchemy import Connection
+
+    from medmaas.registry import Registry, VersionInfo
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +92,13 @@ def _make_kind(options: TrainOptions, dataset: Dataset) -> Kind:
 
 def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = None,
                 registry: Registry | None = None, actor: str = "cli", project: str = "default",
-                progress: Progress = no_progress, output_dir: Path | None = None) -> TrainResult:
+                progress: Progress = no_progress, output_dir: Path | None = None,
+                record: Callable[[Connection, VersionInfo], object] | None = None) -> TrainResult:
     """Train, evaluate and bundle a model; register it when a registry is given.
 
     Without a registry the bundle is written to ``output_dir`` (for inspection or CI).
+    ``record`` writes what must land with the registration (its audit event) in the same
+    transaction (``Registry.register_version``).
     """
     from medmaas.bundle.card_render import render_markdown
     from medmaas.metrics.evaluate import evaluate
@@ -189,6 +196,7 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
                 name, bundle, kind=spec.kind, task=dataset.task, created_by=actor,
                 metrics=metrics, headline=headline, spec=spec.model_dump(mode="json"),
                 card=card.model_dump(mode="json"), description=options.description, project=project,
+                record=record,
             )
             result.version = info.version
             result.bundle_sha256 = info.bundle_sha256

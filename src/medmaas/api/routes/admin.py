@@ -22,13 +22,16 @@ from medmaas.api.schemas import (
     ProjectCreate,
     ProjectPublic,
     VerifyPublic,
+    error_responses,
 )
 from medmaas.audit import AuditEvent
 from medmaas.exceptions import NotFoundError, PermissionDeniedError
 from medmaas.security.keys import Principal
 from medmaas.security.permissions import allowed as role_allows
 
-router = APIRouter(prefix="/v1", tags=["admin"])
+# Every error these routes may answer, in the REST error shape (400: an unreadable JSON body;
+# 409: a project or key change that conflicts).
+router = APIRouter(prefix="/v1", tags=["admin"], responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429))
 
 _PROJECT_QUERY = Query(default=None, description="another project (sysadmin only); the caller's own if unset")
 
@@ -67,11 +70,11 @@ def create_key(body: KeyCreate, state: State, principal: Principal = allowed("ke
         # An admin of one project must not mint a key that reaches every project.
         raise PermissionDeniedError(f"role '{principal.role}' may not create sysadmin keys")
     expires = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    plaintext, info = state.keys.create(body.name, body.role, created_by=principal.key_id,
-                                        project=project, expires_at=expires)
-    state.audit.append(AuditEvent(actor=principal.key_id, role=principal.role, action="key.create",
-                                  project=project, resource=info.key_id, outcome="ok",
-                                  detail={"role": body.role}))
+    plaintext, info = state.keys.create(
+        body.name, body.role, created_by=principal.key_id, project=project, expires_at=expires,
+        record=state.audit.recorder(lambda created: AuditEvent(
+            actor=principal.key_id, role=principal.role, action="key.create", project=project,
+            resource=created.key_id, outcome="ok", detail={"role": body.role})))
     return {**KeyPublic.model_validate(info, from_attributes=True).model_dump(), "api_key": plaintext}
 
 
@@ -87,9 +90,9 @@ def revoke_key(key_id: str, state: State, principal: Principal = allowed("keys:m
     target = state.keys.get(key_id)
     if target.project != principal.project and not role_allows(principal.role, "projects:manage"):
         raise NotFoundError(f"API key '{key_id}' not found")  # another tenant's: as if unknown
-    state.keys.revoke(key_id, actor=principal.key_id)
-    state.audit.append(AuditEvent(actor=principal.key_id, role=principal.role, action="key.revoke",
-                                  project=target.project, resource=key_id, outcome="ok"))
+    state.keys.revoke(key_id, actor=principal.key_id, record=state.audit.recorder(lambda _: AuditEvent(
+        actor=principal.key_id, role=principal.role, action="key.revoke", project=target.project,
+        resource=key_id, outcome="ok")))
 
 
 @router.get("/audit", response_model=list[AuditEventPublic],

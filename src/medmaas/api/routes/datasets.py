@@ -14,16 +14,35 @@ from fastapi import APIRouter, Request, Response
 
 from medmaas.api import predicting
 from medmaas.api.deps import State, allowed
-from medmaas.api.schemas import DatasetPublic
+from medmaas.api.schemas import DatasetPublic, error_responses
 from medmaas.audit import AuditEvent
 from medmaas.exceptions import InvalidInputError
 from medmaas.security.keys import Principal
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+# 409: an upload under a name already taken.
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429))
 
 _UPLOAD = {"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string"}},
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+#: The media types a table may be sent as, and the name that makes ``read_table`` pick its reader.
+#: Only these are stored, in plaintext beside the sealed data: a Content-Type's parameters, or a
+#: type of the caller's own invention, could carry anything, an identifier included.
+TABLE_TYPES = {"text/csv": "upload.csv", "text/tab-separated-values": "upload.tsv",
+               "application/vnd.apache.parquet": "upload.parquet", "application/x-parquet": "upload.parquet",
+               "text/plain": "upload", "application/octet-stream": "upload"}
+
+
+def table_type(content_type: str | None) -> str:
+    """The media type to store for an upload's Content-Type: one of TABLE_TYPES.
+
+    >>> table_type("text/CSV; charset=utf-8"), table_type("text/x-patient-4711")
+    ('text/csv', 'application/octet-stream')
+    """
+    essence = (content_type or "").split(";")[0].strip().lower()
+    return essence if essence in TABLE_TYPES else "application/octet-stream"
 
 
 def _event(principal: Principal, action: str, name: str, sha256: str | None = None) -> AuditEvent:
@@ -32,7 +51,7 @@ def _event(principal: Principal, action: str, name: str, sha256: str | None = No
 
 
 @router.post("/{name}", response_model=DatasetPublic, status_code=201, openapi_extra=_UPLOAD,
-             summary="store a table (CSV, TSV, Excel, Parquet) encrypted; a taken name is a 409")
+             summary="store a table (CSV, TSV, Parquet) encrypted; a taken name is a 409")
 async def put_dataset(name: str, request: Request, state: State,
                       principal: Principal = allowed("datasets:write")) -> Any:
     from medmaas.data.readers import read_table
@@ -40,9 +59,10 @@ async def put_dataset(name: str, request: Request, state: State,
     body = await request.body()
     if not body:
         raise InvalidInputError("send the table as the request body; got an empty body")
-    frame = await predicting.in_thread(lambda: read_table(body, name="upload"))
+    media_type = table_type(request.headers.get("content-type"))
+    frame = await predicting.in_thread(lambda: read_table(body, name=TABLE_TYPES[media_type]))
     info = await predicting.in_thread(lambda: state.datasets.put(
-        principal.project, name, body, media_type=request.headers.get("content-type", "application/octet-stream")[:100],
+        principal.project, name, body, media_type=media_type,
         created_by=principal.key_id, rows=len(frame), columns=len(frame.columns)))
     await state.writer.append(_event(principal, "dataset.create", name, info.sha256))
     return DatasetPublic.model_validate(info, from_attributes=True)

@@ -6,21 +6,26 @@ import hashlib
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medmaas.api.deps import State, allowed
+from medmaas.api.schemas import error_responses
 from medmaas.audit import AuditEvent
 from medmaas.exceptions import PayloadTooLargeError
 from medmaas.privacy import MAX_NOTE_CHARS
 from medmaas.security.keys import Principal
 
-router = APIRouter(prefix="/v1", tags=["privacy"])
+router = APIRouter(prefix="/v1", tags=["privacy"], responses=error_responses(400, 401, 403, 413, 422, 429))
 MAX_TEXT_CHARS = MAX_NOTE_CHARS
 
 
 class DeidRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    # The limit is documented but checked in the route: a longer note is a 413 that says to split it.
     text: str = Field(description=f"one clinical note, plain text, at most {MAX_TEXT_CHARS:,} characters; "
-                                  "the rules are written for English notes")
+                                  "the rules are written for English notes",
+                      json_schema_extra={"maxLength": MAX_TEXT_CHARS})
     surrogates: bool = Field(default=False, description="realistic stand-ins instead of type tags")
     patient: str = Field(default="", max_length=128, description="an opaque patient key: "
                          "surrogates and the date shift are the same for all notes of one key")

@@ -7,17 +7,20 @@ import hashlib
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medmaas.api.deps import State, allowed
+from medmaas.api.schemas import error_responses
 from medmaas.audit import AuditEvent
 from medmaas.privacy import MAX_NOTE_CHARS
 from medmaas.security.keys import Principal
 
-router = APIRouter(prefix="/v1", tags=["text"])
+router = APIRouter(prefix="/v1", tags=["text"], responses=error_responses(400, 401, 403, 413, 422, 429, 501))
 
 
 class EntitiesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS, description="one clinical note, plain text")
 
     @field_validator("text")

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from medmaas import __version__
 from medmaas.api import predicting
 from medmaas.api.deps import State, allowed
+from medmaas.api.schemas import OperationOutcomePublic, error_responses
 from medmaas.fhir.risk import risk_assessment
 from medmaas.fhir.service import bundle_request, prediction_time
 from medmaas.security.keys import Principal
@@ -30,12 +31,22 @@ _BUNDLE_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "object"}}}}}
 
 
+def _resource(resource_type: str, description: str) -> dict[str, Any]:
+    """An OpenAPI response: a FHIR resource of ``resource_type`` as application/fhir+json."""
+    return {"description": description, "content": {FHIR_JSON: {"schema": {
+        "type": "object", "required": ["resourceType"],
+        "properties": {"resourceType": {"type": "string", "const": resource_type}}}}}}
+
+
 def fhir_response(resource: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(resource), status_code=status, media_type=FHIR_JSON)
 
 
 @router.post("/RiskAssessment/$predict", summary="a patient's FHIR R4 Bundle in, a RiskAssessment out",
-             openapi_extra=_BUNDLE_BODY, response_class=Response)
+             openapi_extra=_BUNDLE_BODY, response_class=Response,
+             # Errors are OperationOutcomes (api.errors.ERROR_FORMATS), sent as application/json.
+             responses={200: _resource("RiskAssessment", "the prediction as a FHIR R4 RiskAssessment"),
+                        **error_responses(401, 403, 404, 413, 422, 429, 501, 503, model=OperationOutcomePublic)})
 async def predict_risk(
     request: Request, state: State,
     model: str = Query(description="the model's name"),
@@ -66,7 +77,8 @@ async def predict_risk(
 
 
 @router.get("/metadata", summary="the CapabilityStatement: FHIR version, formats and the $predict operation",
-            response_class=Response)
+            response_class=Response,
+            responses={200: _resource("CapabilityStatement", "what this server supports")})
 def capability_statement() -> Response:
     return fhir_response(_capability_statement())
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, PlainTextResponse
 
 from medmaas.api.deps import State, allowed
@@ -19,13 +19,17 @@ from medmaas.api.schemas import (
     VersionDetail,
     VersionPublic,
     VersionsPublic,
+    error_responses,
+    json_error_responses,
 )
 from medmaas.audit import AuditEvent
 from medmaas.exceptions import NotFoundError
 from medmaas.registry import VersionInfo
+from medmaas.registry.refs import MAX_VERSION, parse_ref
 from medmaas.security.keys import Principal
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+# 409: a promotion or alias that conflicts with the versions' stages.
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429))
 PLOT_NAME = re.compile(r"^[a-z0-9_-]{1,40}\.png$")
 
 
@@ -68,20 +72,25 @@ def list_versions(name: str, state: State, principal: Principal = allowed("model
 @router.get("/{name}/versions/{ref}", response_model=VersionDetail,
             summary="one version by number, stage or alias, with spec and model card")
 def show_version(name: str, ref: str, state: State, principal: Principal = allowed("models:read")) -> dict[str, Any]:
-    return version_public(state.registry.resolve(name, _ref(ref), project=principal.project), detail=True)
+    return version_public(state.registry.resolve(name, parse_ref(ref), project=principal.project), detail=True)
 
 
-@router.get("/{name}/versions/{ref}/card.md", response_class=PlainTextResponse)
+_FILE_ERRORS = json_error_responses(400, 401, 403, 404, 409, 413, 422, 429)
+
+
+@router.get("/{name}/versions/{ref}/card.md", response_class=PlainTextResponse, responses=_FILE_ERRORS,
+            summary="the model card as Markdown")
 def card_markdown(name: str, ref: str, state: State, principal: Principal = allowed("models:read")) -> str:
-    info = state.registry.resolve(name, _ref(ref), project=principal.project)
+    info = state.registry.resolve(name, parse_ref(ref), project=principal.project)
     return (state.registry.bundle_path(info) / "card.md").read_text()
 
 
-@router.get("/{name}/versions/{ref}/plots/{plot}", response_class=FileResponse)
+@router.get("/{name}/versions/{ref}/plots/{plot}", response_class=FileResponse, summary="a plot of the model card",
+            responses={200: {"content": {"image/png": {}}, "description": "the plot"}, **_FILE_ERRORS})
 def plot(name: str, ref: str, plot: str, state: State, principal: Principal = allowed("models:read")) -> FileResponse:
     if not PLOT_NAME.match(plot):
         raise NotFoundError(f"no plot named {plot!r}")
-    info = state.registry.resolve(name, _ref(ref), project=principal.project)
+    info = state.registry.resolve(name, parse_ref(ref), project=principal.project)
     path = state.registry.bundle_path(info) / "plots" / plot
     if not path.is_file():
         raise NotFoundError(f"model '{name}' version {info.version} has no plot {plot!r}")
@@ -96,29 +105,25 @@ def history(name: str, state: State, principal: Principal = allowed("models:read
 
 
 @router.post("/{name}/versions/{version}/promote", response_model=VersionPublic)
-def promote(name: str, version: int, body: PromoteRequest, request: Request, state: State,
+def promote(name: str, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], body: PromoteRequest, request: Request, state: State,
             principal: Principal = allowed("models:promote")) -> dict[str, Any]:
+    # The change and its audit event commit together, whenever the process dies.
     info = state.registry.promote(name, version, body.stage, actor=principal.key_id, reason=body.reason,
-                                  project=principal.project)
+                                  project=principal.project, record=state.audit.recorder(lambda _: AuditEvent(
+                                      actor=principal.key_id, role=principal.role, action="model.promote",
+                                      project=principal.project, resource=name, version=version, outcome="ok",
+                                      detail={"stage": body.stage})))
     state.models.invalidate(principal.project, name)
-    state.audit.append(AuditEvent(
-        actor=principal.key_id, role=principal.role, action="model.promote", project=principal.project,
-        resource=name, version=version, outcome="ok", detail={"stage": body.stage},
-    ))
     return version_public(info)
 
 
 @router.put("/{name}/aliases/{alias}", response_model=VersionPublic)
 def set_alias(name: str, alias: str, body: AliasRequest, state: State,
               principal: Principal = allowed("models:promote")) -> dict[str, Any]:
-    state.registry.set_alias(name, alias, body.version, actor=principal.key_id, project=principal.project)
+    state.registry.set_alias(name, alias, body.version, actor=principal.key_id, project=principal.project,
+                             record=state.audit.recorder(lambda _: AuditEvent(
+                                 actor=principal.key_id, role=principal.role, action="model.alias",
+                                 project=principal.project, resource=name, version=body.version, outcome="ok",
+                                 detail={"alias": alias})))
     state.models.invalidate(principal.project, name)
-    state.audit.append(AuditEvent(
-        actor=principal.key_id, role=principal.role, action="model.alias", project=principal.project,
-        resource=name, version=body.version, outcome="ok", detail={"alias": alias},
-    ))
     return version_public(state.registry.resolve(name, body.version, project=principal.project))
-
-
-def _ref(ref: str) -> int | str:
-    return int(ref) if ref.isdigit() else ref

@@ -14,11 +14,15 @@ from fastapi import APIRouter, Query, Request
 
 from medmaas.api import predicting
 from medmaas.api.deps import State, allowed
-from medmaas.api.schemas import ExplainRequest, PredictRequest, PredictResponse
+from medmaas.api.schemas import ExplainRequest, PredictRequest, PredictResponse, error_responses
 from medmaas.exceptions import SchemaError
 from medmaas.security.keys import Principal
 
-router = APIRouter(prefix="/v1/models", tags=["predict"])
+router = APIRouter(prefix="/v1/models", tags=["predict"],
+                   responses=error_responses(401, 403, 404, 413, 422, 429, 501, 503))
+#: routes whose body FastAPI or Starlette parses: bytes that are not UTF-8 JSON, or a malformed
+#: multipart form, are a 400 there
+_UNREADABLE = error_responses(400)
 VersionQuery = Query(default=None, description="version number, stage or alias; default: production, else latest")
 
 
@@ -41,7 +45,7 @@ async def predict(name: str, request: Request, state: State, version: str | None
                                     input_sha256=hashlib.sha256(body).hexdigest())
 
 
-@router.post("/{name}/explain", response_model=PredictResponse,
+@router.post("/{name}/explain", response_model=PredictResponse, responses=_UNREADABLE,
              summary="predict and explain: the top feature contributions (SHAP) per row")
 async def explain(name: str, body: ExplainRequest, request: Request, state: State,
                   version: str | None = VersionQuery,
@@ -130,7 +134,7 @@ async def _upload(request: Request, filename: str | None) -> dict[str, bytes]:
              summary="predict for one uploaded file: DICOM (de-identified on arrival), NIfTI, PNG or JPEG; or "
                      "an ECG recording (WFDB header + data files, EDF, CSV, or a .zip of a record; query "
                      "options sampling_rate and lead)",
-             openapi_extra=_FILE_BODY)
+             openapi_extra=_FILE_BODY, responses=_UNREADABLE)
 async def predict_file(name: str, request: Request, state: State, version: str | None = VersionQuery,
                        filename: str | None = Query(default=None, description="the file's name, for messages"),
                        explain: bool = Query(default=False, description="add a heat map of where the model looked"),
@@ -164,7 +168,7 @@ def _files_sha256(files: dict[str, bytes]) -> str:
 @router.post("/{name}/explain/file", response_model=PredictResponse,
              summary="predict and explain one uploaded file: the heat map as an array and a PNG overlay "
                      "(ECG: which parts of which beats, drawn as a PNG)",
-             openapi_extra=_FILE_BODY)
+             openapi_extra=_FILE_BODY, responses=_UNREADABLE)
 async def explain_file(name: str, request: Request, state: State, version: str | None = VersionQuery,
                        filename: str | None = Query(default=None, description="the file's name, for messages"),
                        principal: Principal = allowed("explain")) -> dict[str, Any]:

@@ -19,6 +19,7 @@ promises (names, datatypes, element counts, byte sizes); what a model needs is c
 from __future__ import annotations
 
 import math
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,13 +94,16 @@ class OutputTensor:
     array: np.ndarray
 
 
+_BYTE_COUNT = re.compile(r"[0-9]{1,15}")
+
 def header_length(raw: str | bytes | None) -> int | None:
     """The ``Inference-Header-Content-Length`` header as a number of bytes, or None if absent."""
     if raw is None:
         return None
     text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
-    if not text.strip().isdigit():
-        raise SchemaError(f"the {HEADER} header must be a number of bytes; got {text!r}")
+    # ASCII digits only: "\xb2" (superscript two) passes str.isdigit() and then fails int().
+    if _BYTE_COUNT.fullmatch(text.strip()) is None:
+        raise SchemaError(f"the {HEADER} header must be a number of bytes; got {text[:40]!r}")
     return int(text)
 
 
@@ -180,7 +184,7 @@ def _input(item: Any, i: int, rest: memoryview, offset: int, length: int | None)
     if unknown:
         raise SchemaError(f"input {name!r}: unknown field(s) {', '.join(map(repr, unknown))}")
     datatype = item.get("datatype")
-    if datatype not in DTYPES:
+    if not isinstance(datatype, str) or datatype not in DTYPES:  # a list or object is unhashable
         raise SchemaError(f"input {name!r}: unknown datatype {datatype!r}; known: {', '.join(DTYPES)}")
     shape = _shape(item.get("shape"), f"input {name!r}")
     parameters = _parameters(item.get("parameters"), f"input {name!r}")
