@@ -1,0 +1,1 @@
+"""Soak run: a realistic mix at 80 % of the measured capacity for ten minutes; see ``run.py``."""
