@@ -13,10 +13,15 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from medmaas.exceptions import IntegrityError, InvalidInputError
+
 if TYPE_CHECKING:
     from medmaas.security.encryption import Keyring
 
 SECRET_FILE = "server.secret"
+#: The shortest server secret accepted: from the setting in production, and from the file always
+#: (a generated one has 64).
+MIN_SECRET_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -57,8 +62,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
-        if self.environment == "production" and self.secret_key is not None and len(self.secret_key) < 32:
-            raise ValueError("MEDMAAS_SECRET_KEY must be at least 32 characters in production")
+        if self.environment == "production" and self.secret_key is not None and len(self.secret_key) < MIN_SECRET_CHARS:
+            raise ValueError(f"MEDMAAS_SECRET_KEY must be at least {MIN_SECRET_CHARS} characters in production")
         return self
 
     @property
@@ -86,15 +91,15 @@ class Settings(BaseSettings):
         path = self.home / SECRET_FILE
         if not path.exists():
             if self.environment == "production":
-                raise ValueError("set MEDMAAS_SECRET_KEY in production; refusing to generate one")
-            self.home.mkdir(parents=True, exist_ok=True)
-            # O_EXCL: two processes starting at once must not each write a different secret.
-            try:
-                import os
+                raise InvalidInputError("set MEDMAAS_SECRET_KEY in production; refusing to generate one")
+            from medmaas.security.private_files import create_private
 
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(secrets.token_hex(32))
-            except FileExistsError:
-                pass
-        return path.read_text().strip().encode()
+            # Published whole or not at all: two processes starting at once must not each use
+            # a different secret, and none may read it half-written.
+            create_private(path, secrets.token_hex(32))
+        secret = path.read_text().strip()
+        if len(secret) < MIN_SECRET_CHARS:
+            raise IntegrityError(f"{path} holds {len(secret)} characters, not a secret of at least {MIN_SECRET_CHARS} "
+                             "(was it truncated or edited?); restore it from a backup, or delete it and "
+                             "create new API keys (`medmaas keys create`): keys made under another secret stop working")
+        return secret.encode()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import os
 import secrets
@@ -30,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from medmaas.exceptions import IntegrityError, InvalidInputError
+from medmaas.security.private_files import create_private, replace_private
 
 KEY_FILE = "dataset.keys"
 _NONCE = 12  # bytes: the GCM standard size
@@ -103,14 +103,10 @@ class Keyring:
                                     "appending a new key there, then run the rotation")
         data = json.dumps({"current": self.current,
                            "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()}})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         if exclusive:  # first creation: whoever creates the file first wins, nobody overwrites
-            with contextlib.suppress(FileExistsError):
-                _write_private(self.path, data, os.O_EXCL)
-            return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        _write_private(tmp, data, os.O_TRUNC)
-        os.replace(tmp, self.path)
+            create_private(self.path, data)
+        else:
+            replace_private(self.path, data)
 
     def with_new_key(self) -> Keyring:
         """This keyring plus a fresh current key (the old ones stay until rewrapping is done)."""
@@ -157,14 +153,6 @@ def _decrypt(key: bytes, sealed: bytes, context: str, what: str) -> bytes:
     except InvalidTag:
         raise IntegrityError(f"the {what} does not authenticate: it was altered, or belongs to "
                              "another record") from None
-
-
-def _write_private(path: Path, data: str, mode: int) -> None:
-    """Write ``data`` durably to a file only its owner can read (``mode``: O_EXCL or O_TRUNC)."""
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | mode, 0o600), "w") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _new_id() -> str:
