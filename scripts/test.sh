@@ -15,6 +15,13 @@ else
   echo "PostgreSQL could not be started (see /tmp/medmaas-pg.log); its tests will be skipped"
 fi
 
+# The dashboard's browser tests need Debian's Chromium; without it they skip and say why.
+if ./scripts/browser.sh >/dev/null 2>/tmp/medmaas-browser.log; then
+  export MEDMAAS_TEST_CHROMIUM=/usr/bin/chromium
+else
+  echo "Chromium could not be installed (see /tmp/medmaas-browser.log); the browser tests will be skipped"
+fi
+
 args=("$@")
 if [[ ${#args[@]} -eq 0 ]]; then args=(-m "not slow"); fi
 # Not exec: the EXIT trap must still run to stop the PostgreSQL server.

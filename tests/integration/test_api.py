@@ -261,7 +261,12 @@ def test_catalog_card_and_plots(api: Any) -> None:
     names = {m["name"] for m in catalog["models"]}
     assert {"wdbc", "mixed"} <= names
     detail = client.get("/v1/models/wdbc/versions/production", headers=headers).json()
-    assert detail["card"]["evaluation"]["metrics"]["auroc"]["ci_low"] is not None
+    auroc = detail["card"]["evaluation"]["metrics"]["auroc"]
+    assert auroc["ci_low"] is not None
+    # The catalog's key metric carries the card's interval (it used to be dropped at registration).
+    wdbc = next(m for m in catalog["models"] if m["name"] == "wdbc")
+    assert wdbc["headline"] == {"name": "auroc", "value": auroc["value"], "ci": [auroc["ci_low"], auroc["ci_high"]]}
+    assert wdbc["updated_at"] is not None
     assert detail["spec"]["kind"] == "tabular"
     card = client.get("/v1/models/wdbc/versions/1/card.md", headers=headers)
     assert card.status_code == 200 and "AUROC" in card.text.upper()

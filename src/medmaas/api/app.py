@@ -20,11 +20,12 @@ from medmaas.api.dataplane import DataPlane
 from medmaas.api.middleware import ServiceMiddleware
 from medmaas.api.routes import admin, datasets, deid, entities, fhir, health, models, predict, v2
 from medmaas.api.state import AppState
+from medmaas.dashboard import routes as dashboard
 from medmaas.settings import Settings
 
 #: every router the service mounts (the access-control matrix test walks these)
 ROUTERS = (health.router, models.router, predict.router, deid.router, entities.router, admin.router,
-           datasets.router, fhir.router, v2.router)
+           datasets.router, fhir.router, v2.router, dashboard.router)
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         description="Medical Model-as-a-Service: validated, explainable models behind an audited API. "
                     "Authenticate with `Authorization: Bearer <API key>`.",
         lifespan=lifespan,
+        # No Swagger UI or ReDoc: they load their scripts from a CDN, which these machines cannot
+        # reach and the Content-Security-Policy forbids. The dashboard is at /.
+        docs_url=None, redoc_url=None,
     )
     errors.install(app)
     if settings.cors_origins:

@@ -43,6 +43,7 @@ class ModelPublic(BaseModel):
     production_version: int | None
     staging_version: int | None
     headline: HeadlinePublic | None
+    updated_at: datetime | None = Field(default=None, description="the last registration or stage change")
 
 
 class ModelsPublic(BaseModel):
@@ -121,6 +122,16 @@ class KeyCreate(_In):
 
 class ProjectCreate(_In):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", description="lowercase letters, digits, '.', '_', '-'")
+
+
+class MePublic(BaseModel):
+    """Who a key is: what the dashboard shows, and which of its actions to offer."""
+
+    key_id: str
+    name: str
+    role: str
+    project: str
+    permissions: list[str] = Field(description="the actions the key's role may take, sorted")
 
 
 class ProjectPublic(BaseModel):

@@ -87,7 +87,8 @@ def serve(
     app = create_app(settings, on_startup=start_builds)
     server = uvicorn_server(app, settings, host, port)
     scheme = "https" if settings.tls_certfile else "http"
-    console.print(f"medmaas serving on {scheme}://{host}:{port} (API docs at /docs)")
+    console.print(f"medmaas serving on {scheme}://{host}:{port}: the dashboard at /, the OpenAPI document "
+                  "at /openapi.json")
     server.run()
 
 

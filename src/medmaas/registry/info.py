@@ -61,6 +61,8 @@ class ModelInfo:
     production_version: int | None
     staging_version: int | None
     headline: Headline | None  # of the production version if any, else of the latest
+    #: the last registration or stage change of any of its versions
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, TypeGuard
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medmaas.exceptions import InvalidInputError
@@ -126,6 +126,11 @@ def model_infos(session: Session, models: list[Model]) -> list[ModelInfo]:
     )
     for row in rows:
         by_model[row.model_id].append(row)
+    # Registrations are stage events too (to candidate): the newest event is the last change.
+    changed = dict(session.execute(
+        select(StageEvent.model_id, func.max(StageEvent.at))
+        .where(StageEvent.model_id.in_(list(by_model))).group_by(StageEvent.model_id)
+    ).all())
     infos = []
     for model in models:
         versions = by_model[model.id]
@@ -147,6 +152,7 @@ def model_infos(session: Session, models: list[Model]) -> list[ModelInfo]:
                 production_version=production.version if production else None,
                 staging_version=staging.version if staging else None,
                 headline=headline_of(*shown[3:7]) if shown else None,
+                updated_at=changed.get(model.id),
             )
         )
     return infos

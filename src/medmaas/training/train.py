@@ -219,7 +219,10 @@ def _headline(metrics: dict[str, Any], task: str) -> dict[str, Any] | None:
     for key in ("auroc", "auroc_macro", "r2", "rmse"):
         if key in metrics and metrics[key].value is not None:
             m = metrics[key]
-            return {"name": key, "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high}
+            # The registry reads "ci" as [low, high] (registry.snapshots.parse_headline); as
+            # "ci_low"/"ci_high" the interval was dropped and no catalog showed it.
+            ci = [m.ci_low, m.ci_high] if m.ci_low is not None and m.ci_high is not None else None
+            return {"name": key, "value": m.value, "ci": ci}
     return None
 
 

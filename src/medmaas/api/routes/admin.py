@@ -19,6 +19,7 @@ from medmaas.api.schemas import (
     KeyCreate,
     KeyCreated,
     KeyPublic,
+    MePublic,
     ProjectCreate,
     ProjectPublic,
     VerifyPublic,
@@ -27,6 +28,7 @@ from medmaas.api.schemas import (
 from medmaas.audit import AuditEvent
 from medmaas.exceptions import NotFoundError, PermissionDeniedError
 from medmaas.security.keys import Principal
+from medmaas.security.permissions import PERMISSIONS
 from medmaas.security.permissions import allowed as role_allows
 
 # Every error these routes may answer, in the REST error shape (400: an unreadable JSON body;
@@ -47,6 +49,13 @@ def project_scope(state: Any, principal: Principal, requested: str | None, *, ev
     if not role_allows(principal.role, "projects:manage") or not state.registry.has_project(requested):
         raise NotFoundError(f"project '{requested}' not found")
     return requested
+
+
+@router.get("/me", response_model=MePublic, summary="the calling key: its role, project and permissions")
+def me(principal: Principal = allowed("models:read")) -> dict[str, Any]:
+    # models:read, which every role has: any valid key may ask who it is.
+    return {"key_id": principal.key_id, "name": principal.name, "role": principal.role,
+            "project": principal.project, "permissions": sorted(PERMISSIONS[principal.role])}
 
 
 @router.post("/projects", response_model=ProjectPublic, status_code=201, summary="create a project (tenant)")

@@ -1,0 +1,119 @@
+// "Try it": a form generated from the model's input spec, and the answer with its probability,
+// its uncertainty and its reasons (SHAP contributions), never a bare number.
+import { el, fmt } from "/ui/dom.js";
+
+export function tryItPanel(ctx, model, detail) {
+  const section = el("section", { class: "panel", "aria-labelledby": "try-title" }, el("h2", { id: "try-title" }, "Try it"));
+  if (!ctx.may("predict")) {
+    section.append(el("p", {}, `Your role (${ctx.me.role}) may not send data to models.`));
+  } else if (detail.kind === "tabular") {
+    section.append(tabularForm(ctx, model, detail));
+  } else {
+    section.append(el("p", {}, `The dashboard cannot send ${detail.kind} inputs yet; use the API or \`medmaas predict\`.`));
+  }
+  return section;
+}
+
+function fieldFor(feature) {
+  const id = `f-${feature.name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+  const hintParts = [];
+  if (feature.unit) hintParts.push(feature.unit);
+  if (typeof feature.minimum === "number" && typeof feature.maximum === "number") hintParts.push(`seen in training ${feature.minimum}–${feature.maximum}`);
+  if (!feature.required) hintParts.push("optional: imputed as in training if empty");
+  if (feature.description) hintParts.push(feature.description);
+  const control = feature.categories
+    ? el("select", { id, name: feature.name, "aria-describedby": `${id}-hint ${id}-error` },
+        el("option", { value: "" }, feature.required ? "choose…" : "(missing)"),
+        feature.categories.map((c) => el("option", { value: c }, c)))
+    : el("input", { id, name: feature.name, type: feature.type === "number" ? "number" : "text", step: "any",
+                    inputmode: feature.type === "number" ? "decimal" : null, required: feature.required,
+                    "aria-describedby": `${id}-hint ${id}-error` });
+  return el("div", { class: "field", "data-feature": feature.name },
+    el("label", { for: id }, feature.name),
+    control,
+    el("span", { class: "hint", id: `${id}-hint` }, hintParts.join(" · ")),
+    el("span", { class: "error", id: `${id}-error` }));
+}
+
+function tabularForm(ctx, model, detail) {
+  const inputs = detail.spec.inputs;
+  const fields = inputs.map(fieldFor);
+  const formError = el("p", { class: "error", role: "alert" });
+  const result = el("div", { class: "result", "aria-live": "polite" });
+  const submit = el("button", { type: "submit" }, "Predict and explain");
+  const form = el("form", { novalidate: true, onsubmit: async (event) => {
+    event.preventDefault();
+    for (const f of fields) { f.querySelector(".error").textContent = ""; f.querySelector("input, select").removeAttribute("aria-invalid"); }
+    formError.textContent = "";
+    const row = {};
+    for (const feature of inputs) {
+      const raw = form.elements[feature.name].value.trim();
+      if (raw === "") continue;
+      row[feature.name] = feature.type === "number" && !Number.isNaN(Number(raw)) ? Number(raw) : raw;
+    }
+    submit.disabled = true;
+    const started = performance.now();
+    try {
+      const action = ctx.may("explain") ? "explain" : "predict";
+      const body = action === "explain" ? { rows: [row], top_k: 6 } : { rows: [row] };
+      const answer = await ctx.api(`/v1/models/${encodeURIComponent(model.name)}/${action}`, { method: "POST", json: body });
+      result.replaceChildren(renderPrediction(detail, answer, performance.now() - started));
+    } catch (exc) {
+      result.replaceChildren();
+      showError(fields, formError, exc.message);
+    } finally { submit.disabled = false; }
+  } },
+    el("div", { class: "fields" }, fields), formError, el("p", {}, submit));
+  return el("div", {}, form, result);
+}
+
+// The server names the field in quotes ("column 'age' must be numeric; got 'abc'"): the message
+// goes under that field; anything else goes above the button.
+function showError(fields, formError, message) {
+  const named = fields.find((f) => message.includes(`'${f.dataset.feature}'`));
+  if (!named) { formError.textContent = message; return; }
+  named.querySelector(".error").textContent = message;
+  const control = named.querySelector("input, select");
+  control.setAttribute("aria-invalid", "true");
+  control.focus();
+}
+
+function renderPrediction(detail, answer, ms) {
+  const p = answer.predictions[0];
+  const out = detail.spec.output;
+  const parts = [];
+  if (detail.task === "regression") {
+    parts.push(el("p", { class: "big" }, `${fmt(p.prediction)} ${p.unit ?? ""}`));
+    if (p.interval) parts.push(el("p", {}, `${Math.round(p.interval_level * 100)}% prediction interval: ${fmt(p.interval[0])}–${fmt(p.interval[1])}`));
+  } else {
+    const probability = p.probability ?? p.probabilities?.[p.prediction];
+    const positive = out.positive_class ?? out.classes?.[1];
+    parts.push(el("p", { class: "big" }, `${p.prediction}`),
+      el("p", {}, p.probability !== undefined
+        ? `P(${positive}) = ${fmt(p.probability)} (decision threshold ${fmt(p.threshold)})`
+        : `P(${p.prediction}) = ${fmt(probability)}`));
+    if (p.prediction_set) {
+      parts.push(el("p", {}, p.uncertain
+        ? `Uncertain: at ${Math.round(p.set_level * 100)}% coverage the answer could be any of ${p.prediction_set.join(", ") || "none of the classes"}.`
+        : `Confident at ${Math.round(p.set_level * 100)}% coverage (conformal prediction set: ${p.prediction_set.join(", ")}).`));
+    }
+  }
+  for (const warning of p.warnings ?? []) parts.push(el("p", { class: "notice" }, warning));
+  const contributions = p.explanation?.contributions ?? [];
+  if (contributions.length) {
+    const largest = Math.max(...contributions.map((c) => Math.abs(c.contribution)), 1e-9);
+    parts.push(el("h3", {}, `Why: the largest contributions (${p.explanation.explained_output ?? ""})`),
+      el("ul", { class: "bars" }, contributions.map((c) => el("li", {},
+        el("span", {}, `${c.feature} = ${c.value ?? "missing"}`),
+        el("span", { class: "bar-wrap" }, el("span", { class: `bar ${c.contribution >= 0 ? "up" : "down"}`,
+          role: "img", "aria-label": `${c.contribution >= 0 ? "raises" : "lowers"} by ${fmt(Math.abs(c.contribution))}`,
+          "data-width": Math.round((100 * Math.abs(c.contribution)) / largest) })),
+        el("span", { class: "num" }, `${c.contribution >= 0 ? "+" : "−"}${fmt(Math.abs(c.contribution))}`)))),
+      el("p", { class: "hint" }, p.explanation.method ?? ""));
+  }
+  parts.push(el("p", { class: "hint" }, `Model ${answer.model} v${answer.version} · request ${answer.request_id} · ${Math.round(ms)} ms`));
+  const node = el("div", { class: "panel", id: "prediction" }, parts);
+  // Widths set from script, not a style attribute: the CSP allows no inline styles.
+  for (const bar of node.querySelectorAll(".bar")) bar.style.width = `${bar.dataset.width}%`;
+  return node;
+}

@@ -1,0 +1,144 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against a live server
+on loopback. Sign in, the catalog, a model page with its card and plots, the tabular try-it form
+with its explained answer, the audit trail, and the page a role without access gets. Each page
+is screenshotted into test-artifacts/dashboard/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import breast_cancer_frame
+from tests.integration.test_serving import live_server
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = os.environ.get("MEDMAAS_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+#: as the machine's closed network needs: no background connections, no sandbox as root
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def server(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    home = tmp_path_factory.mktemp("dashboard") / "home"
+    shutil.copytree(trained_home, home)
+    with live_server(home) as (base, keys, state):
+        keys["admin"] = state.keys.create("Dr Admin", "admin", created_by="test")[0]
+        yield base, keys
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is missing: scripts/browser.sh installs Debian's chromium")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.problems = problems
+    yield page
+    context.close()
+
+
+def sign_in(page: Any, base: str, key: str) -> None:
+    page.goto(base + "/")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Models").wait_for()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_sign_in_shows_the_catalog(server: tuple[str, dict[str, str]], page: Any) -> None:
+    base, keys = server
+    page.goto(base + "/")
+    shot(page, "sign-in")
+    sign_in(page, base, keys["clinician"])
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 3
+    text = page.locator("table").inner_text()
+    assert "wdbc" in text and "blobs" in text and "AUROC" in text and "95% CI" in text
+    assert "clinician" in page.locator("#who").inner_text()
+    shot(page, "catalog")
+    assert page.problems == []
+
+
+def test_a_wrong_key_is_refused_in_place(server: tuple[str, dict[str, str]], page: Any) -> None:
+    base, keys = server
+    page.goto(base + "/")
+    page.get_by_label("API key").fill(keys["clinician"][:-4] + "AAAA")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("That key is not valid here.").wait_for()
+    assert page.get_by_label("API key").get_attribute("aria-invalid") == "true"
+
+
+def test_a_model_page_and_its_tabular_form_explain_a_prediction(server: tuple[str, dict[str, str]], page: Any) -> None:
+    base, keys = server
+    sign_in(page, base, keys["clinician"])
+    page.get_by_role("link", name="wdbc").click()
+    page.get_by_role("heading", name="Model card").wait_for()
+    page.locator(".plot img").first.wait_for()  # fetched with the key, shown from a blob: URL
+    assert page.locator(".plot img").count() >= 3
+    assert page.get_by_role("button", name="Promote to production").count() == 0  # a clinician may not
+    row = breast_cancer_frame().drop(columns=["diagnosis"]).iloc[0]
+    for name, value in row.items():
+        page.locator(f"[name='{name}']").fill(str(value))
+    shot(page, "model")
+    page.get_by_role("button", name="Predict and explain").click()
+    answer = page.locator("#prediction")
+    answer.wait_for()
+    text = answer.inner_text()
+    assert "P(" in text and "decision threshold" in text and "Why" in text
+    assert page.locator("#prediction .bar").count() == 6
+    answer.scroll_into_view_if_needed()
+    shot(page, "prediction")
+    page.locator("section.panel").screenshot(path=str(ARTIFACTS / "try-it.png"))  # the README shows this one
+    assert page.problems == []
+
+
+def test_an_admin_may_promote_from_the_model_page(server: tuple[str, dict[str, str]], page: Any) -> None:
+    base, keys = server
+    sign_in(page, base, keys["admin"])
+    page.goto(base + "/#/models/mixed")
+    page.get_by_role("heading", name="Versions").wait_for()
+    page.get_by_role("button", name="Promote to production").first.click()
+    page.get_by_text("is now production").wait_for()
+
+
+def test_a_role_without_access_gets_the_not_allowed_page(server: tuple[str, dict[str, str]], page: Any) -> None:
+    base, keys = server
+    sign_in(page, base, keys["clinician"])
+    assert page.get_by_role("link", name="Audit").is_hidden()
+    page.goto(base + "/#/audit")
+    page.get_by_role("heading", name="Not allowed").wait_for()
+    assert "clinician" in page.locator(".forbidden").inner_text()
+    shot(page, "forbidden")
+
+
+def test_an_auditor_sees_the_audit_trail_and_the_chain_status(server: tuple[str, dict[str, str]], page: Any) -> None:
+    base, keys = server
+    sign_in(page, base, keys["auditor"])
+    page.get_by_role("link", name="Audit").click()
+    page.get_by_text("Hash chain intact").wait_for()
+    assert page.locator("table tbody tr").count() >= 1
+    shot(page, "audit")
+    assert page.problems == []
