@@ -115,6 +115,38 @@ def test_a_model_page_and_its_tabular_form_explain_a_prediction(server: tuple[st
     assert page.problems == []
 
 
+def test_an_uploaded_dicom_comes_back_with_its_heat_map(server: tuple[str, dict[str, str]], page: Any,
+                                                        tmp_path: Path) -> None:
+    from tests.image_builders import blob_images, dicom_bytes
+
+    image = blob_images(1, 16, seed=5)[0][0, 0]
+    upload = tmp_path / "chest.dcm"
+    upload.write_bytes(dicom_bytes(16, 16, bits=8, pixel_bytes=image.tobytes()))
+    base, keys = server
+    sign_in(page, base, keys["clinician"])
+    page.get_by_role("link", name="blobs").click()
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_role("button", name="Predict and explain").click()
+    heat_map = page.get_by_role("img", name="Heat map: where the model looked (occlusion), over the image")
+    heat_map.wait_for()
+    assert heat_map.evaluate("img => img.naturalWidth") > 0  # a real PNG, decoded
+    assert "P(" in page.locator("#prediction").inner_text()
+    page.locator("section.panel").screenshot(path=str(ARTIFACTS / "try-it-image.png"))
+    assert page.problems == []
+
+
+def test_an_unreadable_upload_says_why_in_place(server: tuple[str, dict[str, str]], page: Any, tmp_path: Path) -> None:
+    upload = tmp_path / "scan.dcm"
+    upload.write_bytes(b"DICM but not really")
+    base, keys = server
+    sign_in(page, base, keys["clinician"])
+    page.goto(base + "/#/models/blobs")
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_role("button", name="Predict and explain").click()
+    page.locator("#upload-error").filter(has_text="scan.dcm").wait_for()
+    assert page.get_by_label("File").get_attribute("aria-invalid") == "true"
+
+
 def test_an_admin_may_promote_from_the_model_page(server: tuple[str, dict[str, str]], page: Any) -> None:
     base, keys = server
     sign_in(page, base, keys["admin"])

@@ -8,6 +8,8 @@ export function tryItPanel(ctx, model, detail) {
     section.append(el("p", {}, `Your role (${ctx.me.role}) may not send data to models.`));
   } else if (detail.kind === "tabular") {
     section.append(tabularForm(ctx, model, detail));
+  } else if (detail.kind in UPLOADS) {
+    section.append(uploadForm(ctx, model, detail));
   } else {
     section.append(el("p", {}, `The dashboard cannot send ${detail.kind} inputs yet; use the API or \`medmaas predict\`.`));
   }
@@ -57,13 +59,56 @@ function tabularForm(ctx, model, detail) {
       const action = ctx.may("explain") ? "explain" : "predict";
       const body = action === "explain" ? { rows: [row], top_k: 6 } : { rows: [row] };
       const answer = await ctx.api(`/v1/models/${encodeURIComponent(model.name)}/${action}`, { method: "POST", json: body });
-      result.replaceChildren(renderPrediction(detail, answer, performance.now() - started));
+      result.replaceChildren(renderAnswer(detail, answer, performance.now() - started));
     } catch (exc) {
       result.replaceChildren();
       showError(fields, formError, exc.message);
     } finally { submit.disabled = false; }
   } },
     el("div", { class: "fields" }, fields), formError, el("p", {}, submit));
+  return el("div", {}, form, result);
+}
+
+//: what each kind of model reads from an uploaded file, and what its explanation draws
+const UPLOADS = {
+  image: { accept: ".dcm,.dicom,.nii,.nii.gz,.png,.jpg,.jpeg,application/dicom,image/png,image/jpeg", multiple: false,
+           hint: "A DICOM (de-identified on arrival), NIfTI, PNG or JPEG image.",
+           heatmap: "Heat map: where the model looked (occlusion), over the image" },
+  signal: { accept: ".hea,.dat,.edf,.csv,.zip,.tar,.gz", multiple: true,
+            hint: "An ECG recording: a WFDB record (its .hea and .dat files together), EDF, CSV, or a .zip of a record.",
+            heatmap: "The signal, with the segments that weighed most in the answer marked" },
+};
+
+function uploadForm(ctx, model, detail) {
+  const kind = UPLOADS[detail.kind];
+  const input = el("input", { type: "file", id: "upload", name: "file", accept: kind.accept, multiple: kind.multiple,
+                              required: true, "aria-describedby": "upload-hint upload-error" });
+  const error = el("p", { class: "error", id: "upload-error", role: "alert" });
+  const result = el("div", { class: "result", "aria-live": "polite" });
+  const action = ctx.may("explain") ? "explain" : "predict";
+  const submit = el("button", { type: "submit" }, action === "explain" ? "Predict and explain" : "Predict");
+  const form = el("form", { novalidate: true, onsubmit: async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    input.removeAttribute("aria-invalid");
+    if (!input.files.length) { error.textContent = "Choose a file first."; input.setAttribute("aria-invalid", "true"); input.focus(); return; }
+    const body = new FormData();
+    for (const file of input.files) body.append("file", file, file.name);
+    submit.disabled = true;
+    const started = performance.now();
+    try {
+      const answer = await ctx.api(`/v1/models/${encodeURIComponent(model.name)}/${action}/file`, { method: "POST", body });
+      result.replaceChildren(renderAnswer(detail, answer, performance.now() - started, kind.heatmap));
+    } catch (exc) {
+      result.replaceChildren();
+      error.textContent = exc.message;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    } finally { submit.disabled = false; }
+  } },
+    el("div", { class: "field" }, el("label", { for: "upload" }, kind.multiple ? "Files" : "File"), input,
+       el("span", { class: "hint", id: "upload-hint" }, kind.hint)),
+    error, el("p", {}, submit));
   return el("div", {}, form, result);
 }
 
@@ -78,8 +123,19 @@ function showError(fields, formError, message) {
   control.focus();
 }
 
-function renderPrediction(detail, answer, ms) {
-  const p = answer.predictions[0];
+function renderAnswer(detail, answer, ms, heatmapLabel) {
+  // A recording may be answered beat by beat: the first few are shown, with how many there were.
+  const shown = answer.predictions.slice(0, 5);
+  const node = el("div", { class: "panel", id: "prediction" },
+    shown.map((p, i) => el("div", { class: "one" }, answer.predictions.length > 1 ? el("h3", {}, `Result ${i + 1} of ${answer.predictions.length}`) : null,
+                           predictionParts(detail, p, heatmapLabel))),
+    el("p", { class: "hint" }, `Model ${answer.model} v${answer.version} · request ${answer.request_id} · ${Math.round(ms)} ms`));
+  // Widths set from script, not a style attribute: the CSP allows no inline styles.
+  for (const bar of node.querySelectorAll(".bar")) bar.style.width = `${bar.dataset.width}%`;
+  return node;
+}
+
+function predictionParts(detail, p, heatmapLabel) {
   const out = detail.spec.output;
   const parts = [];
   if (detail.task === "regression") {
@@ -111,9 +167,11 @@ function renderPrediction(detail, answer, ms) {
         el("span", { class: "num" }, `${c.contribution >= 0 ? "+" : "−"}${fmt(Math.abs(c.contribution))}`)))),
       el("p", { class: "hint" }, p.explanation.method ?? ""));
   }
-  parts.push(el("p", { class: "hint" }, `Model ${answer.model} v${answer.version} · request ${answer.request_id} · ${Math.round(ms)} ms`));
-  const node = el("div", { class: "panel", id: "prediction" }, parts);
-  // Widths set from script, not a style attribute: the CSP allows no inline styles.
-  for (const bar of node.querySelectorAll(".bar")) bar.style.width = `${bar.dataset.width}%`;
-  return node;
+  const png = p.explanation?.overlay_png ?? p.explanation?.png_base64;
+  if (png) {
+    parts.push(el("figure", { class: "heatmap" },
+      el("img", { src: `data:image/png;base64,${png}`, alt: heatmapLabel }),
+      el("figcaption", {}, heatmapLabel, p.explanation.method ? ` (${p.explanation.method})` : "")));
+  }
+  return parts;
 }
