@@ -23,7 +23,7 @@ export async function catalogView({ main, api }) {
       : null);
 }
 
-export async function modelView(ctx, name) {
+export async function modelView(ctx, name, notice = "") {
   const { main, api, may } = ctx;
   const path = `/v1/models/${encodeURIComponent(name)}`;
   const [model, { versions }, history] = await Promise.all(
@@ -33,12 +33,14 @@ export async function modelView(ctx, name) {
   show(main,
     el("p", {}, el("a", { href: "#/" }, "← All models")),
     el("h1", {}, model.name, " ", el("span", { class: "hint" }, `${model.kind} · ${model.task}`)),
+    notice ? el("p", { class: "notice", role: "status" }, notice) : null,
     model.description ? el("p", {}, model.description) : null,
     el("p", {}, "Showing version ", String(detail.version), " ", stage(detail.stage), " · ", headline(detail.headline)),
     tryItPanel(ctx, model, detail),
     cardSection(detail),
     plotsSection(ctx, path, detail),
     versionsSection(ctx, model, versions, history));
+  if (notice) main.querySelector("[role=status]").focus?.();
 }
 
 function cardSection(detail) {
@@ -84,16 +86,16 @@ function plotsSection({ api }, path, detail) {
   return el("section", { "aria-labelledby": "plots-title" }, el("h2", { id: "plots-title" }, "Plots (hold-out set)"), grid);
 }
 
-function versionsSection({ api, may }, model, versions, history) {
+function versionsSection(ctx, model, versions, history) {
+  const { api, may } = ctx;
   const path = `/v1/models/${encodeURIComponent(model.name)}`;
   const status = el("p", { role: "status", "aria-live": "polite" });
   const action = (version, to, label) => el("button", { type: "button", class: "secondary", onclick: async (event) => {
     event.currentTarget.disabled = true;
     try {
       await api(`${path}/versions/${version.version}/promote`, { method: "POST", json: { stage: to, reason: "from the dashboard" } });
-      status.textContent = `Version ${version.version} is now ${to}.`;
-      location.hash = `#/models/${encodeURIComponent(model.name)}`;
-      window.dispatchEvent(new HashChangeEvent("hashchange"));
+      // The page is drawn again from the registry, with what happened at its top.
+      await modelView(ctx, model.name, `Version ${version.version} is now ${to}.`);
     } catch (exc) { status.textContent = exc.message; event.currentTarget.disabled = false; }
   } }, label);
   const promote = may("models:promote");
