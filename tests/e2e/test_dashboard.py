@@ -28,9 +28,34 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def server(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     home = tmp_path_factory.mktemp("dashboard") / "home"
     shutil.copytree(trained_home, home)
+    _add_note_and_ecg_models(home)
     with live_server(home) as (base, keys, state):
         keys["admin"] = state.keys.create("Dr Admin", "admin", created_by="test")[0]
         yield base, keys
+
+
+def _add_note_and_ecg_models(home: Path) -> None:
+    """A small note classifier and an ECG beat model beside the trained home's tables and images,
+    so every kind's try-it view is exercised. Trained small: what is tested is the page."""
+    from tests.signal_builders import beat_dataset
+    from tests.text_builders import note_dataset
+
+    from medmaas.registry import Registry
+    from medmaas.settings import Settings
+    from medmaas.training.train import TrainOptions, train_model
+
+    registry = Registry.open(Settings(home=home))
+    try:
+        for name, dataset, options in (
+            ("side-effects", note_dataset(n=120), TrainOptions(kind="text", candidates=["tfidf"], n_boot=50, cv_folds=2,
+                                                              kind_options={"max_tokens": 64, "quantize": False})),
+            ("ecg", beat_dataset(n_records=4, seconds=30), TrainOptions(kind="signal", candidates=["gradient-boosting"],
+                                                                        n_boot=50, cv_folds=2)),
+        ):
+            result = train_model(dataset, name=name, options=options, registry=registry, actor="test")
+            registry.promote(name, int(result.version or 0), "production", actor="test")
+    finally:
+        registry.close()
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +99,7 @@ def test_sign_in_shows_the_catalog(server: tuple[str, dict[str, str]], page: Any
     shot(page, "sign-in")
     sign_in(page, base, keys["clinician"])
     rows = page.locator("table tbody tr")
-    assert rows.count() == 3
+    assert rows.count() == 5
     text = page.locator("table").inner_text()
     assert "wdbc" in text and "blobs" in text and "AUROC" in text and "95% CI" in text
     assert "clinician" in page.locator("#who").inner_text()
@@ -145,6 +170,49 @@ def test_an_unreadable_upload_says_why_in_place(server: tuple[str, dict[str, str
     page.get_by_role("button", name="Predict and explain").click()
     page.locator("#upload-error").filter(has_text="scan.dcm").wait_for()
     assert page.get_by_label("File").get_attribute("aria-invalid") == "true"
+
+
+def test_a_note_is_classified_and_shown_de_identified_with_its_entities(server: tuple[str, dict[str, str]],
+                                                                       page: Any) -> None:
+    base, keys = server
+    sign_in(page, base, keys["clinician"])
+    page.goto(base + "/#/models/side-effects")
+    page.get_by_label("Clinical note").fill("Seen by Dr. Healey on 2024-03-01, MRN 1234567. Severe nausea after "
+                                            "starting metformin. Denies chest pain. History of MI.")
+    page.get_by_role("button", name="Classify the note").click()
+    note = page.locator("#annotated")
+    note.wait_for()
+    text = note.inner_text()
+    assert "Healey" not in text and "1234567" not in text and "2024-03-01" not in text  # de-identified
+    negated = page.locator("#annotated mark.negated")
+    assert negated.count() >= 1 and "chest pain" in negated.first.inner_text()
+    assert "negated" in negated.first.get_attribute("aria-label")
+    assert page.locator("#annotated mark.ent-medication").count() >= 1
+    assert "P(" in page.locator("#prediction").inner_text()
+    page.locator("section.panel").first.screenshot(path=str(ARTIFACTS / "try-it-note.png"))
+    assert page.problems == []
+
+
+def test_an_ecg_record_comes_back_with_its_salient_segments(server: tuple[str, dict[str, str]], page: Any,
+                                                           tmp_path: Path) -> None:
+    from tests.signal_builders import record_files
+
+    paths = []
+    for name, data in record_files(seconds=10, name="rec").items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    base, keys = server
+    sign_in(page, base, keys["clinician"])
+    page.goto(base + "/#/models/ecg")
+    page.get_by_label("Files").set_input_files(paths)  # a WFDB record: its header and data file together
+    page.get_by_role("button", name="Predict and explain").click()
+    drawn = page.get_by_role("img", name="The signal, with the segments that weighed most in the answer marked")
+    drawn.first.wait_for()
+    assert drawn.first.evaluate("img => img.naturalWidth") > 0
+    answer = page.locator("#prediction").inner_text()
+    assert "beats:" in answer and "Heart rate" in answer and "undefined" not in answer
+    page.locator("section.panel").first.screenshot(path=str(ARTIFACTS / "try-it-ecg.png"))
+    assert page.problems == []
 
 
 def test_an_admin_may_promote_from_the_model_page(server: tuple[str, dict[str, str]], page: Any) -> None:

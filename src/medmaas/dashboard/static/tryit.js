@@ -1,6 +1,6 @@
 // "Try it": a form generated from the model's input spec, and the answer with its probability,
 // its uncertainty and its reasons (SHAP contributions), never a bare number.
-import { el, fmt } from "/ui/dom.js";
+import { el, fmt, table } from "/ui/dom.js";
 
 export function tryItPanel(ctx, model, detail) {
   const section = el("section", { class: "panel", "aria-labelledby": "try-title" }, el("h2", { id: "try-title" }, "Try it"));
@@ -8,6 +8,8 @@ export function tryItPanel(ctx, model, detail) {
     section.append(el("p", {}, `Your role (${ctx.me.role}) may not send data to models.`));
   } else if (detail.kind === "tabular") {
     section.append(tabularForm(ctx, model, detail));
+  } else if (detail.kind === "text") {
+    section.append(noteForm(ctx, model, detail));
   } else if (detail.kind in UPLOADS) {
     section.append(uploadForm(ctx, model, detail));
   } else {
@@ -112,6 +114,73 @@ function uploadForm(ctx, model, detail) {
   return el("div", {}, form, result);
 }
 
+function noteForm(ctx, model, detail) {
+  const field = detail.spec.inputs[0].name;
+  const note = el("textarea", { id: "note", name: "note", rows: 7, required: true, "aria-describedby": "note-hint note-error" });
+  const error = el("p", { class: "error", id: "note-error", role: "alert" });
+  const result = el("div", { class: "result", "aria-live": "polite" });
+  const submit = el("button", { type: "submit" }, "Classify the note");
+  const form = el("form", { novalidate: true, onsubmit: async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    note.removeAttribute("aria-invalid");
+    if (!note.value.trim()) { error.textContent = "Write or paste a note first."; note.setAttribute("aria-invalid", "true"); note.focus(); return; }
+    submit.disabled = true;
+    const started = performance.now();
+    try {
+      const action = ctx.may("explain") ? "explain" : "predict";
+      // The model de-identifies the note itself; the de-identified text shown is the same rules'.
+      const [answer, deid] = await Promise.all([
+        ctx.api(`/v1/models/${encodeURIComponent(model.name)}/${action}`, { method: "POST", json: { rows: [{ [field]: note.value }] } }),
+        ctx.may("deid") ? ctx.api("/v1/deid", { method: "POST", json: { text: note.value } }) : null,
+      ]);
+      const ms = performance.now() - started;
+      const found = deid && ctx.may("entities") ? await ctx.api("/v1/entities", { method: "POST", json: { text: deid.text } }) : null;
+      result.replaceChildren(renderAnswer(detail, answer, ms), deid ? annotatedNote(deid, found) : null);
+    } catch (exc) {
+      result.replaceChildren();
+      error.textContent = exc.message;
+      note.setAttribute("aria-invalid", "true");
+      note.focus();
+    } finally { submit.disabled = false; }
+  } },
+    el("div", { class: "field" }, el("label", { for: "note" }, "Clinical note"), note,
+       el("span", { class: "hint", id: "note-hint" }, "De-identified on arrival, before the model reads it.")),
+    error, el("p", {}, submit));
+  return el("div", {}, form, result);
+}
+
+// The de-identified note with the entities found in it marked: negated findings struck through
+// and labelled "no", the other contexts named, so "denies chest pain" is not read as chest pain.
+function annotatedNote(deid, found) {
+  const text = deid.text;
+  const entities = (found?.entities ?? []).slice().sort((a, b) => a.start - b.start);
+  const pieces = [];
+  let at = 0;
+  for (const e of entities) {
+    if (e.start < at) continue; // overlapping: the first wins
+    pieces.push(text.slice(at, e.start));
+    const context = ["negated", "uncertain", "historical", "hypothetical", "family"].filter((k) => e[k]);
+    const said = `${e.label}: ${e.concept}${context.length ? ` (${context.join(", ")})` : ""}`;
+    pieces.push(el("mark", { class: `ent ent-${e.label}${e.negated ? " negated" : ""}`, title: said, "aria-label": said },
+      el("span", {}, text.slice(e.start, e.end)), context.length ? el("sup", {}, e.negated ? "no" : context[0]) : null));
+    at = e.end;
+  }
+  pieces.push(text.slice(at));
+  const counts = Object.entries(deid.counts ?? {}).map(([k, n]) => `${n} ${k}`).join(", ");
+  return el("section", { class: "panel", id: "annotated", "aria-labelledby": "annotated-title" },
+    el("h3", { id: "annotated-title" }, "The note, de-identified, with what was found in it"),
+    el("p", { class: "note" }, pieces),
+    el("p", { class: "hint" }, `Identifiers replaced: ${counts || "none"}. `,
+      found ? `Entities: ${Object.entries(found.counts).map(([k, n]) => `${n} ${k}`).join(", ") || "none"}. ` : "",
+      "Struck through: negated (\"no\")."),
+    el("ul", { class: "legend" },
+      el("li", {}, el("mark", { class: "ent ent-problem" }, "problem")),
+      el("li", {}, el("mark", { class: "ent ent-medication" }, "medication")),
+      el("li", {}, el("mark", { class: "ent ent-test" }, "test")),
+      el("li", {}, el("mark", { class: "ent ent-problem negated" }, "negated"))));
+}
+
 // The server names the field in quotes ("column 'age' must be numeric; got 'abc'"): the message
 // goes under that field; anything else goes above the button.
 function showError(fields, formError, message) {
@@ -135,10 +204,24 @@ function renderAnswer(detail, answer, ms, heatmapLabel) {
   return node;
 }
 
+function recordingParts(p) {
+  // An ECG recording is answered beat by beat, with a rhythm summary.
+  const s = p.summary;
+  const counts = Object.entries(s.counts ?? {}).map(([label, n]) => `${n} ${label} (${s.percent?.[label] ?? 0}%)`).join(", ");
+  const parts = [el("p", { class: "big" }, `${s.beats} beats: ${counts}`)];
+  if (s.heart_rate_bpm) parts.push(el("p", {}, `Heart rate ${s.heart_rate_bpm.mean} bpm (${s.heart_rate_bpm.min}–${s.heart_rate_bpm.max}).`));
+  if (s.uncertain) parts.push(el("p", {}, `Uncertain beats (more than one label plausible at the set's coverage): ${s.uncertain}.`));
+  parts.push(table(`The first ${Math.min(10, p.beats.length)} of ${p.beats.length} beats`, ["Time (s)", "Label", "Probability", "Uncertain"],
+    p.beats.slice(0, 10).map((b) => [fmt(b.time_s, 2), b.label, fmt(b.probability), b.uncertain ? "yes" : ""])));
+  return parts;
+}
+
 function predictionParts(detail, p, heatmapLabel) {
   const out = detail.spec.output;
   const parts = [];
-  if (detail.task === "regression") {
+  if (p.summary && p.beats) {
+    parts.push(...recordingParts(p));
+  } else if (detail.task === "regression") {
     parts.push(el("p", { class: "big" }, `${fmt(p.prediction)} ${p.unit ?? ""}`));
     if (p.interval) parts.push(el("p", {}, `${Math.round(p.interval_level * 100)}% prediction interval: ${fmt(p.interval[0])}–${fmt(p.interval[1])}`));
   } else {
@@ -149,16 +232,20 @@ function predictionParts(detail, p, heatmapLabel) {
         ? `P(${positive}) = ${fmt(p.probability)} (decision threshold ${fmt(p.threshold)})`
         : `P(${p.prediction}) = ${fmt(probability)}`));
     if (p.prediction_set) {
+      const level = Math.round(p.set_level * 100);
       parts.push(el("p", {}, p.uncertain
-        ? `Uncertain: at ${Math.round(p.set_level * 100)}% coverage the answer could be any of ${p.prediction_set.join(", ") || "none of the classes"}.`
+        ? (p.prediction_set.length
+          ? `Uncertain: at ${level}% coverage the answer could be any of ${p.prediction_set.join(", ")}.`
+          : `Uncertain: at ${level}% coverage no class is plausible enough (an empty prediction set); read the answer with care.`)
         : `Confident at ${Math.round(p.set_level * 100)}% coverage (conformal prediction set: ${p.prediction_set.join(", ")}).`));
     }
   }
   for (const warning of p.warnings ?? []) parts.push(el("p", { class: "notice" }, warning));
-  const contributions = p.explanation?.contributions ?? [];
+  const contributions = p.explanation?.contributions
+    ?? (p.explanation?.top_words ?? []).map((w) => ({ feature: `"${w.word}"`, value: "present", contribution: w.contribution }));
   if (contributions.length) {
     const largest = Math.max(...contributions.map((c) => Math.abs(c.contribution)), 1e-9);
-    parts.push(el("h3", {}, `Why: the largest contributions (${p.explanation.explained_output ?? ""})`),
+    parts.push(el("h3", {}, `Why: the largest contributions (${p.explanation.explained_output ?? (p.explanation.class ? `P(${p.explanation.class})` : "")})`),
       el("ul", { class: "bars" }, contributions.map((c) => el("li", {},
         el("span", {}, `${c.feature} = ${c.value ?? "missing"}`),
         el("span", { class: "bar-wrap" }, el("span", { class: `bar ${c.contribution >= 0 ? "up" : "down"}`,
