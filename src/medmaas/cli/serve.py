@@ -24,7 +24,8 @@ def _first_key(c: Context, host: str, port: int) -> None:
     console.print("\n[bold]Your admin API key[/bold] (role sysadmin; shown once: store it now, it is kept only as a keyed hash):")
     print(f"\n    {plaintext}\n", flush=True)
     console.print("Use it like this:", highlight=False)
-    print(f'    export MEDMAAS_KEY={plaintext}\n'
+    print(f"    the dashboard: open http://{host}:{port}/ and sign in with it\n"
+          f'    export MEDMAAS_KEY={plaintext}\n'
           f'    curl -H "Authorization: Bearer $MEDMAAS_KEY" http://{host}:{port}/v1/models\n'
           f"    medmaas keys create --name alice --role clinician   # keys for other people\n", flush=True)
 
