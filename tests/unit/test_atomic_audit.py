@@ -4,7 +4,6 @@ model whose build stopped between registering and promoting it is finished at th
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,6 @@ from medmaas.registry import Registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest_state import make_bundle, register  # noqa: E402
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    reg = Registry(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "artifacts")
-    reg.migrate()
-    yield reg
-    reg.close()
 
 
 def _event(version: int, stage: str) -> AuditEvent:

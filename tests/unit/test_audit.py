@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,14 +21,6 @@ from conftest_state import (  # noqa: E402
     check_audit_tamper_detection,
     check_concurrent_appends,
 )
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    reg = Registry(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "artifacts")
-    reg.migrate()
-    yield reg
-    reg.close()
 
 
 def _count(registry: Registry) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,14 +17,6 @@ from medmaas.security import KeyStore
 # tests/ holds the checks shared with the PostgreSQL suite
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest_state import SERVER_SECRET, check_keys  # noqa: E402
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    reg = Registry(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "artifacts")
-    reg.migrate()
-    yield reg
-    reg.close()
 
 
 class FakeClock:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,14 +26,6 @@ from medmaas.settings import Settings
 # tests/ holds the checks shared with the PostgreSQL suite
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest_state import check_registry_lifecycle, make_bundle, register  # noqa: E402
-
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    reg = Registry(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "artifacts")
-    reg.migrate()
-    yield reg
-    reg.close()
 
 
 def test_lifecycle_register_resolve_promote_rollback(registry: Registry, tmp_path: Path) -> None:
