@@ -89,6 +89,12 @@ def sign_in(page: Any, base: str, key: str) -> None:
     page.get_by_role("heading", name="Models").wait_for()
 
 
+def fill_wdbc_form(page: Any) -> None:
+    """The try-it form of "wdbc", filled with the first patient of the data set."""
+    for name, value in breast_cancer_frame().drop(columns=["diagnosis"]).iloc[0].items():
+        page.locator(f"[name='{name}']").fill(str(value))
+
+
 def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
@@ -124,9 +130,7 @@ def test_a_model_page_and_its_tabular_form_explain_a_prediction(server: tuple[st
     page.locator(".plot img").first.wait_for()  # fetched with the key, shown from a blob: URL
     assert page.locator(".plot img").count() >= 3
     assert page.get_by_role("button", name="Promote to production").count() == 0  # a clinician may not
-    row = breast_cancer_frame().drop(columns=["diagnosis"]).iloc[0]
-    for name, value in row.items():
-        page.locator(f"[name='{name}']").fill(str(value))
+    fill_wdbc_form(page)
     shot(page, "model")
     page.get_by_role("button", name="Predict and explain").click()
     answer = page.locator("#prediction")
@@ -134,6 +138,9 @@ def test_a_model_page_and_its_tabular_form_explain_a_prediction(server: tuple[st
     text = answer.inner_text()
     assert "P(" in text and "decision threshold" in text and "Why" in text
     assert page.locator("#prediction .bar").count() == 6
+    page.locator("[name='mean radius']").fill("")  # not measured: imputed, and the answer says so
+    page.get_by_role("button", name="Predict and explain").click()
+    page.locator("#prediction .notice").filter(has_text="mean radius").wait_for()
     answer.scroll_into_view_if_needed()
     shot(page, "prediction")
     page.locator("section.panel").screenshot(path=str(ARTIFACTS / "try-it.png"))  # the README shows this one
@@ -242,3 +249,61 @@ def test_an_auditor_sees_the_audit_trail_and_the_chain_status(server: tuple[str,
     assert page.locator("table tbody tr").count() >= 1
     shot(page, "audit")
     assert page.problems == []
+
+
+def _accessibility_problems(page: Any) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations of impact serious or critical on the page as it is."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    assert len(results.response["passes"]) >= 10  # axe did run: colour contrast, labels, names...
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_every_page_passes_axe_and_works_from_the_keyboard(server: tuple[str, dict[str, str]], page: Any) -> None:
+    pytest.importorskip("axe_playwright_python")
+    base, keys = server
+    page.goto(base + "/")
+    found = {"sign-in": _accessibility_problems(page)}
+    # From the keyboard alone: the key field has the focus, Tab reaches the button, Enter signs in.
+    assert page.evaluate("document.activeElement.id") == "key"
+    page.keyboard.type(keys["admin"])
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Sign in"
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Models").wait_for()
+    found["catalog"] = _accessibility_problems(page)
+    page.goto(base + "/#/models/wdbc")
+    page.get_by_role("button", name="Predict and explain").wait_for()
+    page.locator(".plot img").first.wait_for()
+    fill_wdbc_form(page)
+    page.get_by_role("button", name="Predict and explain").click()
+    page.locator("#prediction").wait_for()
+    found["model and prediction"] = _accessibility_problems(page)
+    page.goto(base + "/#/models/side-effects")
+    page.get_by_label("Clinical note").fill("Denies chest pain. Started metformin.")
+    page.get_by_role("button", name="Classify the note").click()
+    page.locator("#annotated").wait_for()
+    found["note"] = _accessibility_problems(page)
+    page.goto(base + "/#/audit")
+    page.get_by_text("Hash chain intact").wait_for()
+    found["audit"] = _accessibility_problems(page)
+    found = {view: problems for view, problems in found.items() if problems}
+    assert found == {}, found
+
+
+def test_pages_fit_a_phone_screen(server: tuple[str, dict[str, str]], browser: Any) -> None:
+    base, keys = server
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        sign_in(page, base, keys["clinician"])
+        page.goto(base + "/#/models/wdbc")
+        page.get_by_role("button", name="Predict and explain").wait_for()
+        # Nothing wider than the screen but the tables, which scroll inside their own box.
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than the screen"
+        page.screenshot(path=str(ARTIFACTS / "phone-model.png"), full_page=False)
+    finally:
+        context.close()

@@ -52,7 +52,8 @@ function tabularForm(ctx, model, detail) {
     const row = {};
     for (const feature of inputs) {
       const raw = form.elements[feature.name].value.trim();
-      if (raw === "") continue;
+      // Empty is "not measured": sent as null, which the model imputes as in training (and says so).
+      if (raw === "") { row[feature.name] = null; continue; }
       row[feature.name] = feature.type === "number" && !Number.isNaN(Number(raw)) ? Number(raw) : raw;
     }
     submit.disabled = true;
