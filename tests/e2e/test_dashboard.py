@@ -242,11 +242,24 @@ def test_a_role_without_access_gets_the_not_allowed_page(server: tuple[str, dict
 
 
 def test_an_auditor_sees_the_audit_trail_and_the_chain_status(server: tuple[str, dict[str, str]], page: Any) -> None:
+    import httpx
+
     base, keys = server
+    row = breast_cancer_frame().drop(columns=["diagnosis"]).head(1).to_dict(orient="records")
+    answer = httpx.post(f"{base}/v1/models/wdbc/predict", json={"rows": row}, timeout=60,
+                        headers={"Authorization": f"Bearer {keys['clinician']}"})  # an event to see
+    assert answer.status_code == 200, answer.text
     sign_in(page, base, keys["auditor"])
     page.get_by_role("link", name="Audit").click()
     page.get_by_text("Hash chain intact").wait_for()
     assert page.locator("table tbody tr").count() >= 1
+    page.get_by_label("Action").fill("no.such.action")
+    page.get_by_role("button", name="Filter").click()
+    page.locator("table caption").filter(has_text="The latest 0 events").wait_for()
+    page.get_by_label("Action").fill("model.predict")
+    page.get_by_role("button", name="Filter").click()
+    page.locator("table tbody tr").first.wait_for()
+    assert set(page.locator("table tbody tr td:nth-child(5)").all_inner_texts()) == {"model.predict"}
     shot(page, "audit")
     assert page.problems == []
 

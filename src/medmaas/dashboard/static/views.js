@@ -121,15 +121,18 @@ export async function auditView({ main, api }) {
   const status = el("p", { role: "status" }, "Checking the hash chain…");
   const list = el("div");
   const filter = el("input", { id: "action", name: "action", placeholder: "e.g. model.predict" });
+  const actor = el("input", { id: "actor", name: "actor", placeholder: "a key id" });
   const load = async () => {
-    const query = filter.value.trim() ? `&action=${encodeURIComponent(filter.value.trim())}` : "";
+    const query = [["action", filter], ["actor", actor]].filter(([, input]) => input.value.trim())
+      .map(([name, input]) => `&${name}=${encodeURIComponent(input.value.trim())}`).join("");
     const events = await api(`/v1/audit?n=200${query}`);
     list.replaceChildren(table(`The latest ${events.length} events`, ["#", "When", "Actor", "Role", "Action", "Resource", "Version", "Outcome"],
       events.map((e) => [String(e.seq), when(e.at), e.actor, e.role, e.action, e.resource, e.version ?? "", e.outcome])));
   };
   show(main, el("h1", {}, "Audit trail"), status,
     el("form", { onsubmit: (event) => { event.preventDefault(); load(); } },
-      el("label", { for: "action" }, "Action "), filter, " ", el("button", { type: "submit" }, "Filter")),
+      el("label", { for: "action" }, "Action "), filter, " ", el("label", { for: "actor" }, "Actor "), actor, " ",
+      el("button", { type: "submit" }, "Filter")),
     list);
   await load();
   const check = await api("/v1/audit/verify");
