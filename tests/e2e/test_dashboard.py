@@ -35,10 +35,11 @@ def server(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 def _add_note_and_ecg_models(home: Path) -> None:
-    """A small note classifier and an ECG beat model beside the trained home's tables and images,
+    """A small note classifier, an ECG beat model and an ICU stay model beside the trained home's tables and images,
     so every kind's try-it view is exercised. Trained small: what is tested is the page."""
     from tests.signal_builders import beat_dataset
     from tests.text_builders import note_dataset
+    from tests.timeseries_builders import timeseries_dataset
 
     from medmaas.registry import Registry
     from medmaas.settings import Settings
@@ -51,6 +52,8 @@ def _add_note_and_ecg_models(home: Path) -> None:
                                                               kind_options={"max_tokens": 64, "quantize": False})),
             ("ecg", beat_dataset(n_records=4, seconds=30), TrainOptions(kind="signal", candidates=["gradient-boosting"],
                                                                         n_boot=50, cv_folds=2)),
+            ("icu", timeseries_dataset(n=120, seed=1), TrainOptions(kind="timeseries", candidates=["gradient-boosting"],
+                                                                    n_boot=50, kind_options={"trees": 30})),
         ):
             result = train_model(dataset, name=name, options=options, registry=registry, actor="test")
             registry.promote(name, int(result.version or 0), "production", actor="test")
@@ -105,7 +108,7 @@ def test_sign_in_shows_the_catalog(server: tuple[str, dict[str, str]], page: Any
     shot(page, "sign-in")
     sign_in(page, base, keys["clinician"])
     rows = page.locator("table tbody tr")
-    assert rows.count() == 5
+    assert rows.count() == 6
     text = page.locator("table").inner_text()
     assert "wdbc" in text and "blobs" in text and "AUROC" in text and "95% CI" in text
     assert "clinician" in page.locator("#who").inner_text()
@@ -219,6 +222,29 @@ def test_an_ecg_record_comes_back_with_its_salient_segments(server: tuple[str, d
     answer = page.locator("#prediction").inner_text()
     assert "beats:" in answer and "Heart rate" in answer and "undefined" not in answer
     page.locator("section.panel").first.screenshot(path=str(ARTIFACTS / "try-it-ecg.png"))
+    assert page.problems == []
+
+
+def test_an_icu_stay_comes_back_with_its_variables_and_hours(server: tuple[str, dict[str, str]], page: Any,
+                                                            tmp_path: Path) -> None:
+    import numpy as np
+    from tests.timeseries_builders import stay_rows
+
+    rows = stay_rows(np.random.default_rng(5), died=True)
+    stay = tmp_path / "stay.txt"
+    stay.write_text("\n".join(["Time,Parameter,Value"] + [f"{int(t):02d}:{int(t % 1 * 60):02d},{p},{v:.2f}"
+                                                         for t, p, v in rows]))
+    base, keys = server
+    sign_in(page, base, keys["clinician"])
+    page.goto(base + "/#/models/icu")
+    page.get_by_label("File").set_input_files(str(stay))
+    page.get_by_role("button", name="Predict and explain").click()
+    heat_map = page.get_by_role("img", name="Contribution of each variable and hour of the stay to the answer")
+    heat_map.wait_for()
+    assert heat_map.evaluate("img => img.naturalWidth") > 0
+    answer = page.locator("#prediction").inner_text()
+    assert "P(" in answer and "measurements" in answer and "undefined" not in answer
+    page.locator("section.panel").first.screenshot(path=str(ARTIFACTS / "try-it-icu.png"))
     assert page.problems == []
 
 

@@ -80,6 +80,9 @@ const UPLOADS = {
   signal: { accept: ".hea,.dat,.edf,.csv,.zip,.tar,.gz", multiple: true,
             hint: "An ECG recording: a WFDB record (its .hea and .dat files together), EDF, CSV, or a .zip of a record.",
             heatmap: "The signal, with the segments that weighed most in the answer marked" },
+  timeseries: { accept: ".txt,.csv,.psv,text/plain,text/csv", multiple: false,
+                hint: "One ICU stay as a PhysioNet 2012 file: Time,Parameter,Value rows of the first 48 hours.",
+                heatmap: "Contribution of each variable and hour of the stay to the answer" },
 };
 
 function uploadForm(ctx, model, detail) {
@@ -242,11 +245,13 @@ function predictionParts(detail, p, heatmapLabel) {
     }
   }
   for (const warning of p.warnings ?? []) parts.push(el("p", { class: "notice" }, warning));
+  // The reasons, whatever the kind calls them: SHAP per field, occlusion per word or per variable.
   const contributions = p.explanation?.contributions
-    ?? (p.explanation?.top_words ?? []).map((w) => ({ feature: `"${w.word}"`, value: "present", contribution: w.contribution }));
+    ?? (p.explanation?.top_words ?? []).map((w) => ({ feature: `"${w.word}"`, value: "present", contribution: w.contribution }))
+      .concat((p.explanation?.top_variables ?? []).map((v) => ({ feature: v.variable, value: `${v.measurements} measurements`, contribution: v.contribution })));
   if (contributions.length) {
     const largest = Math.max(...contributions.map((c) => Math.abs(c.contribution)), 1e-9);
-    parts.push(el("h3", {}, `Why: the largest contributions (${p.explanation.explained_output ?? (p.explanation.class ? `P(${p.explanation.class})` : "")})`),
+    parts.push(el("h3", {}, `Why: the largest contributions (${p.explanation.explained_output ?? ((p.explanation.class ?? p.explanation.explained_class) !== undefined ? `P(${p.explanation.class ?? p.explanation.explained_class})` : "")})`),
       el("ul", { class: "bars" }, contributions.map((c) => el("li", {},
         el("span", {}, `${c.feature} = ${c.value ?? "missing"}`),
         el("span", { class: "bar-wrap" }, el("span", { class: `bar ${c.contribution >= 0 ? "up" : "down"}`,
@@ -255,7 +260,7 @@ function predictionParts(detail, p, heatmapLabel) {
         el("span", { class: "num" }, `${c.contribution >= 0 ? "+" : "−"}${fmt(Math.abs(c.contribution))}`)))),
       el("p", { class: "hint" }, p.explanation.method ?? ""));
   }
-  const png = p.explanation?.overlay_png ?? p.explanation?.png_base64;
+  const png = p.explanation?.overlay_png ?? p.explanation?.png_base64 ?? p.explanation?.heatmap_png;
   if (png) {
     parts.push(el("figure", { class: "heatmap" },
       el("img", { src: `data:image/png;base64,${png}`, alt: heatmapLabel }),
