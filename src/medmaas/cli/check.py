@@ -15,7 +15,6 @@ def check(ctx: typer.Context,
           as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False) -> None:
     """Check every bundle against its sha256, look for writes left half-done, verify the audit
     chain; exit 1 on any problem. Safe while the server runs."""
-    from medmaas.audit import AuditLog
     from medmaas.registry.integrity import Problem, find_problems, unreferenced_bundles
 
     c: Context = ctx.obj
@@ -24,7 +23,7 @@ def check(ctx: typer.Context,
     status = contextlib.nullcontext() if as_json else console.status("re-hashing the stored bundles")
     with status:
         problems = find_problems(registry, home)
-        report = AuditLog(registry).verify()
+        report = c.audit.verify()
     if not report.ok:
         problems.append(Problem("audit-chain", "audit log",
                                 f"broken at event {report.first_bad_seq}: {report.reason}"))

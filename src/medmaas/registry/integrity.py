@@ -86,7 +86,7 @@ def artifact_problems(registry: Registry, home: Path) -> list[Problem]:
         refs[sha].append(f"{name}:{version}" if project == "default" else f"{project}/{name}:{version}")
     problems = []
     for sha, users in refs.items():
-        path = registry.store.root / sha[:2] / sha
+        path = registry.store.dir_path(sha)
         who = users[0] if len(users) == 1 else f"{users[0]} and {len(users) - 1} other version(s)"
         if not path.is_dir():
             problems.append(Problem("missing-artifact", _rel(path, home),

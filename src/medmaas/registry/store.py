@@ -42,6 +42,7 @@ try:
 except ImportError:  # not POSIX: leftovers are then removed by age only (purge_incomplete)
     fcntl = None  # type: ignore[assignment]
 
+from medmaas.durable import fsync_dir
 from medmaas.exceptions import IntegrityError, InvalidInputError, NotFoundError
 
 logger = logging.getLogger(__name__)
@@ -57,20 +58,6 @@ def _check_sha(sha: str) -> str:
     if not isinstance(sha, str) or not _SHA256.match(sha):
         raise InvalidInputError(f"artifact id must be 64 lowercase hex characters; got {sha!r}")
     return sha
-
-
-def _fsync_dir(path: Path) -> None:
-    # Directory fsync makes a rename durable; not every platform can open a directory.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _bundle_files(src: Path) -> list[tuple[str, Path]]:
@@ -182,14 +169,14 @@ class ArtifactStore:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 hasher.add(relpath, _copy_and_hash(file, target))
             for directory in sorted({(tmp / rel).parent for rel, _ in files}, reverse=True):
-                _fsync_dir(directory)
+                fsync_dir(directory)
             sha = hasher.hexdigest()
-            self._publish(tmp, self._dir_path(sha))
+            self._publish(tmp, self.dir_path(sha))
             return sha
 
     def get_dir(self, sha: str) -> Path:
         """The path of a stored directory; NotFoundError if there is none."""
-        path = self._dir_path(_check_sha(sha))
+        path = self.dir_path(_check_sha(sha))
         if not path.is_dir():
             raise NotFoundError(f"artifact {sha} not found in {self.root}")
         return path
@@ -216,7 +203,7 @@ class ArtifactStore:
             os.chmod(tmp, 0o444)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         return sha
 
     def get_bytes(self, sha: str) -> bytes:
@@ -310,7 +297,8 @@ class ArtifactStore:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _dir_path(self, sha: str) -> Path:
+    def dir_path(self, sha: str) -> Path:
+        """Where the directory ``sha`` is stored, whether it is there or not."""
         return self.root / sha[:2] / sha
 
     def _blob_path(self, sha: str) -> Path:
@@ -385,7 +373,7 @@ class ArtifactStore:
             if target.is_dir():
                 return
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
 
 def _mtime(path: Path) -> float | None:

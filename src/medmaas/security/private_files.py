@@ -9,10 +9,11 @@ step: ``os.link`` to create a file that must not exist yet, ``os.replace`` to ov
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from pathlib import Path
+
+from medmaas.durable import fsync_dir
 
 
 def create_private(path: Path, data: str) -> bool:
@@ -29,7 +30,7 @@ def create_private(path: Path, data: str) -> bool:
         return False
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
 
 
@@ -40,7 +41,7 @@ def replace_private(path: Path, data: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _write_temporary(path: Path, data: str) -> Path:
@@ -51,13 +52,3 @@ def _write_temporary(path: Path, data: str) -> Path:
         fh.flush()
         os.fsync(fh.fileno())
     return tmp
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the new name durable; not every platform can open a directory.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

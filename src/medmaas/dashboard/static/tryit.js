@@ -85,54 +85,61 @@ const UPLOADS = {
                 heatmap: "Contribution of each variable and hour of the stay to the answer" },
 };
 
-function uploadForm(ctx, model, detail) {
-  const kind = UPLOADS[detail.kind];
-  const input = el("input", { type: "file", id: "upload", name: "file", accept: kind.accept, multiple: kind.multiple,
-                              required: true, "aria-describedby": "upload-hint upload-error" });
-  const error = el("p", { class: "error", id: "upload-error", role: "alert" });
+// A form of one control (a file chooser, a note): its error under it, the answer below it.
+// ``answer()`` sends what the control holds and returns the nodes to show.
+function oneFieldForm({ control, label, hint, button, missing, isEmpty, answer }) {
+  const id = control.id;
+  control.setAttribute("aria-describedby", `${id}-hint ${id}-error`);
+  const error = el("p", { class: "error", id: `${id}-error`, role: "alert" });
   const result = el("div", { class: "result", "aria-live": "polite" });
-  const action = ctx.may("explain") ? "explain" : "predict";
-  const submit = el("button", { type: "submit" }, action === "explain" ? "Predict and explain" : "Predict");
+  const submit = el("button", { type: "submit" }, button);
+  const fail = (message) => { error.textContent = message; control.setAttribute("aria-invalid", "true"); control.focus(); };
   const form = el("form", { novalidate: true, onsubmit: async (event) => {
     event.preventDefault();
     error.textContent = "";
-    input.removeAttribute("aria-invalid");
-    if (!input.files.length) { error.textContent = "Choose a file first."; input.setAttribute("aria-invalid", "true"); input.focus(); return; }
-    const body = new FormData();
-    for (const file of input.files) body.append("file", file, file.name);
+    control.removeAttribute("aria-invalid");
+    if (isEmpty()) { fail(missing); return; }
     submit.disabled = true;
-    const started = performance.now();
     try {
-      const answer = await ctx.api(`/v1/models/${encodeURIComponent(model.name)}/${action}/file`, { method: "POST", body });
-      result.replaceChildren(renderAnswer(detail, answer, performance.now() - started, kind.heatmap));
+      result.replaceChildren(...(await answer()).filter(Boolean));
     } catch (exc) {
       result.replaceChildren();
-      error.textContent = exc.message;
-      input.setAttribute("aria-invalid", "true");
-      input.focus();
+      fail(exc.message);
     } finally { submit.disabled = false; }
   } },
-    el("div", { class: "field" }, el("label", { for: "upload" }, kind.multiple ? "Files" : "File"), input,
-       el("span", { class: "hint", id: "upload-hint" }, kind.hint)),
+    el("div", { class: "field" }, el("label", { for: id }, label), control, el("span", { class: "hint", id: `${id}-hint` }, hint)),
     error, el("p", {}, submit));
   return el("div", {}, form, result);
 }
 
+function uploadForm(ctx, model, detail) {
+  const kind = UPLOADS[detail.kind];
+  const input = el("input", { type: "file", id: "upload", name: "file", accept: kind.accept, multiple: kind.multiple, required: true });
+  const action = ctx.may("explain") ? "explain" : "predict";
+  return oneFieldForm({
+    control: input, label: kind.multiple ? "Files" : "File", hint: kind.hint,
+    button: action === "explain" ? "Predict and explain" : "Predict", missing: "Choose a file first.",
+    isEmpty: () => !input.files.length,
+    answer: async () => {
+      const body = new FormData();
+      for (const file of input.files) body.append("file", file, file.name);
+      const started = performance.now();
+      const answer = await ctx.api(`/v1/models/${encodeURIComponent(model.name)}/${action}/file`, { method: "POST", body });
+      return [renderAnswer(detail, answer, performance.now() - started, kind.heatmap)];
+    },
+  });
+}
+
 function noteForm(ctx, model, detail) {
   const field = detail.spec.inputs[0].name;
-  const note = el("textarea", { id: "note", name: "note", rows: 7, required: true, "aria-describedby": "note-hint note-error" });
-  const error = el("p", { class: "error", id: "note-error", role: "alert" });
-  const result = el("div", { class: "result", "aria-live": "polite" });
-  const submit = el("button", { type: "submit" }, "Classify the note");
-  const form = el("form", { novalidate: true, onsubmit: async (event) => {
-    event.preventDefault();
-    error.textContent = "";
-    note.removeAttribute("aria-invalid");
-    if (!note.value.trim()) { error.textContent = "Write or paste a note first."; note.setAttribute("aria-invalid", "true"); note.focus(); return; }
-    submit.disabled = true;
-    const started = performance.now();
-    try {
+  const note = el("textarea", { id: "note", name: "note", rows: 7, required: true });
+  return oneFieldForm({
+    control: note, label: "Clinical note", hint: "De-identified on arrival, before the model reads it.",
+    button: "Classify the note", missing: "Write or paste a note first.",
+    isEmpty: () => !note.value.trim(),
+    answer: async () => {
       const action = ctx.may("explain") ? "explain" : "predict";
+      const started = performance.now();
       // The model de-identifies the note itself; the de-identified text shown is the same rules'.
       const [answer, deid] = await Promise.all([
         ctx.api(`/v1/models/${encodeURIComponent(model.name)}/${action}`, { method: "POST", json: { rows: [{ [field]: note.value }] } }),
@@ -140,18 +147,9 @@ function noteForm(ctx, model, detail) {
       ]);
       const ms = performance.now() - started;
       const found = deid && ctx.may("entities") ? await ctx.api("/v1/entities", { method: "POST", json: { text: deid.text } }) : null;
-      result.replaceChildren(renderAnswer(detail, answer, ms), deid ? annotatedNote(deid, found) : null);
-    } catch (exc) {
-      result.replaceChildren();
-      error.textContent = exc.message;
-      note.setAttribute("aria-invalid", "true");
-      note.focus();
-    } finally { submit.disabled = false; }
-  } },
-    el("div", { class: "field" }, el("label", { for: "note" }, "Clinical note"), note,
-       el("span", { class: "hint", id: "note-hint" }, "De-identified on arrival, before the model reads it.")),
-    error, el("p", {}, submit));
-  return el("div", {}, form, result);
+      return [renderAnswer(detail, answer, ms), deid ? annotatedNote(deid, found) : null];
+    },
+  });
 }
 
 // The de-identified note with the entities found in it marked: negated findings struck through

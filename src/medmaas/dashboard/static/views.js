@@ -99,17 +99,17 @@ function versionsSection(ctx, model, versions, history) {
     } catch (exc) { status.textContent = exc.message; event.currentTarget.disabled = false; }
   } }, label);
   const promote = may("models:promote");
+  const actions = (v) => el("span", {},
+    v.stage !== "production" ? action(v, "production", "Promote to production") : null, " ",
+    v.stage !== "archived" ? action(v, "archived", "Archive") : null);
   const rows = [...versions].reverse().map((v) => [
     `v${v.version}`, stage(v.stage), headline(v.headline), when(v.created_at), v.created_by,
-    promote ? el("span", {},
-      v.stage !== "production" ? action(v, "production", "Promote to production") : null, " ",
-      v.stage !== "archived" ? action(v, "archived", "Archive") : null) : null,
+    ...(promote ? [actions(v)] : []),
   ]);
-  const headers = ["Version", "Stage", "Key metric", "Registered", "By"];
-  if (promote) headers.push("Actions");
+  const headers = ["Version", "Stage", "Key metric", "Registered", "By", ...(promote ? ["Actions"] : [])];
   return el("section", { "aria-labelledby": "versions-title" },
     el("h2", { id: "versions-title" }, "Versions"),
-    table("Newest first", headers, rows.map((r) => (promote ? r : r.slice(0, 5)))),
+    table("Newest first", headers, rows),
     status,
     el("h2", {}, "Stage history"),
     table("Which version served when, and who decided",
