@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,11 +88,17 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def home(trained_home: Path, tmp_path: Path) -> Path:
-    """A private copy of the trained home, so a test may change it freely."""
+    """A private copy of the trained home, so a test may change its database and add models freely.
+
+    Bundle files are hard-linked rather than copied: the artifact store never changes a
+    finished bundle (they are read-only and addressed by their hash), and copying them
+    for every test wrote gigabytes per run. A test that tampers with a bundle's bytes
+    must make its own copy of that file first."""
     import shutil
 
     target = tmp_path / "home"
-    shutil.copytree(trained_home, target)
+    shutil.copytree(trained_home, target, ignore=shutil.ignore_patterns("artifacts"))
+    shutil.copytree(trained_home / "artifacts", target / "artifacts", copy_function=os.link)
     return target
 
 
