@@ -138,8 +138,13 @@ class Client:
     def revoke_key(self, key_id: str) -> None:
         self._call("DELETE", f"/v1/keys/{key_id}")
 
-    def audit(self, n: int = 50) -> list[dict[str, Any]]:
-        return self._call("GET", "/v1/audit", params={"n": n})  # type: ignore[no-any-return]
+    def audit(self, n: int = 50, *, action: str | None = None, actor: str | None = None,
+              before: int | None = None) -> list[dict[str, Any]]:
+        """The last ``n`` matching events, oldest first; ``before`` = the oldest ``seq`` of the
+        previous page gives the page before it."""
+        params = {"n": n, "action": action, "actor": actor, "before": before}
+        return self._call("GET", "/v1/audit",  # type: ignore[no-any-return]
+                          params={k: v for k, v in params.items() if v is not None})
 
     def verify_audit(self) -> dict[str, Any]:
         return self._call("GET", "/v1/audit/verify")  # type: ignore[no-any-return]

@@ -272,9 +272,10 @@ def test_an_auditor_sees_the_audit_trail_and_the_chain_status(server: tuple[str,
 
     base, keys = server
     row = breast_cancer_frame().drop(columns=["diagnosis"]).head(1).to_dict(orient="records")
-    answer = httpx.post(f"{base}/v1/models/wdbc/predict", json={"rows": row}, timeout=60,
-                        headers={"Authorization": f"Bearer {keys['clinician']}"})  # an event to see
-    assert answer.status_code == 200, answer.text
+    with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {keys['clinician']}"}) as http:
+        for _ in range(120):  # more prediction events than one page of the trail holds
+            answer = http.post("/v1/models/wdbc/predict", json={"rows": row})
+            assert answer.status_code == 200, answer.text
     sign_in(page, base, keys["auditor"])
     page.get_by_role("link", name="Audit").click()
     page.get_by_text("Hash chain intact").wait_for()
@@ -287,7 +288,19 @@ def test_an_auditor_sees_the_audit_trail_and_the_chain_status(server: tuple[str,
     page.locator("table tbody tr").first.wait_for()
     assert set(page.locator("table tbody tr td:nth-child(5)").all_inner_texts()) == {"model.predict"}
     shot(page, "audit")
+    first_page = _seqs(page)
+    assert len(first_page) == 100
+    page.get_by_role("button", name="Older events").click()
+    page.locator("table caption").filter(has_not_text="latest 100 ").wait_for()
+    both = _seqs(page)
+    assert len(both) >= 120 and both[:100] == first_page  # the older page is appended below
+    assert page.get_by_role("button", name="Older events").is_hidden()  # a short page was the last
+    assert both == sorted(both, reverse=True) and len(set(both)) == len(both)  # newest first, none twice
     assert page.problems == []
+
+
+def _seqs(page: Any) -> list[int]:
+    return [int(seq) for seq in page.locator("table tbody tr td:nth-child(1)").all_inner_texts()]
 
 
 def _accessibility_problems(page: Any) -> list[str]:

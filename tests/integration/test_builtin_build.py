@@ -193,3 +193,55 @@ def test_a_build_whose_server_was_killed_stops_itself(tmp_path: Path) -> None:
     else:
         os.kill(pid, signal.SIGKILL)
         raise AssertionError("the orphaned build kept running")
+
+
+def test_jobs_a_killed_build_left_unfinished_are_closed_by_the_next(tmp_path: Path) -> None:
+    from medmaas.builtin.build import ABANDONED, build_lock, close_abandoned_builds
+    from medmaas.registry import Registry
+    from medmaas.settings import Settings
+
+    registry = Registry.open(Settings(home=tmp_path))
+    try:
+        first, second = BUILTINS[0].name, BUILTINS[1].name
+        running = registry.create_job(f"build {first}", model_name=first)
+        registry.update_job(running, progress=0.4, message="training", status="running")
+        queued = registry.create_job(f"build {second}", model_name=second)
+        done = registry.create_job(f"build {second}", model_name=second)
+        registry.update_job(done, status="succeeded")
+        users = registry.create_job("train mine", model_name="mine")  # not a built-in: not ours
+        registry.update_job(users, status="running")
+
+        with build_lock(tmp_path) as held:
+            assert held
+            assert close_abandoned_builds(registry) == [running, queued]
+        after = {job.id: job for job in registry.list_jobs()}
+    finally:
+        registry.close()
+    assert [after[i].status for i in (running, queued, done, users)] == ["failed", "failed", "succeeded", "running"]
+    assert after[running].message == ABANDONED and after[running].finished_at is not None
+
+
+def test_a_second_builder_of_one_data_directory_leaves_it_to_the_first(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from medmaas.builtin.build import build_lock
+    from medmaas.registry import Registry
+    from medmaas.settings import Settings
+
+    Registry.open(Settings(home=tmp_path)).close()
+    with build_lock(tmp_path) as held:
+        assert held
+        with build_lock(tmp_path) as again:  # another open file: flock refuses it, in-process too
+            assert not again
+        env = {**os.environ, "MEDMAAS_HOME": str(tmp_path)}
+        env.pop("MEDMAAS_DATABASE_URL", None)
+        done = subprocess.run([sys.executable, "-m", "medmaas.builtin.build"], env=env, timeout=120,
+                              capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    registry = Registry.open(Settings(home=tmp_path))
+    try:
+        assert registry.list_jobs() == []  # it built nothing and queued nothing
+    finally:
+        registry.close()

@@ -134,6 +134,7 @@ def test_errors_are_operation_outcomes_naming_the_problem(fhir_api: Any) -> None
     for body, params, status, code, words in cases:
         response = _post(client, keys["clinician"], body, **params)
         assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/fhir+json"
         outcome = response.json()
         assert outcome["resourceType"] == "OperationOutcome"
         assert outcome["issue"][0]["code"] == code
@@ -141,6 +142,18 @@ def test_errors_are_operation_outcomes_naming_the_problem(fhir_api: Any) -> None
     anonymous = client.post(PREDICT, params={"model": MODEL}, content=b"{}")
     assert anonymous.status_code == 401
     assert anonymous.json()["issue"][0]["code"] == "login"
+    # Every error under /fhir is labelled as the FHIR resource it is, whoever answers it: the
+    # authentication above, a route that does not exist, a method a route does not take.
+    unknown = client.get("/fhir/r4/Patient/1", headers={"Authorization": f"Bearer {keys['clinician']}"})
+    wrong_method = client.get(PREDICT, params={"model": MODEL})
+    for response in (anonymous, unknown, wrong_method):
+        assert response.headers["content-type"] == "application/fhir+json", response.request.url
+        assert response.json()["resourceType"] == "OperationOutcome"
+    assert (unknown.status_code, wrong_method.status_code) == (404, 405)
+    # ... and so the OpenAPI document says.
+    errors = client.get("/openapi.json").json()["paths"]["/fhir/r4/RiskAssessment/$predict"]["post"]["responses"]
+    assert {code: list(answer["content"]) for code, answer in errors.items() if code != "200"} == {
+        code: ["application/fhir+json"] for code in ("401", "403", "404", "413", "422", "429", "501", "503")}
 
 
 def test_a_fhir_prediction_is_audited_by_hash_without_patient_data(fhir_api: Any) -> None:
@@ -279,4 +292,5 @@ def test_a_bundle_over_the_size_limit_is_an_operation_outcome(fhir_home: Path, t
     for client, keys in serve(home, max_body_bytes=64 * 1024):
         response = _post(client, keys["clinician"], fb.example_bundles()[0].read_bytes())
         assert response.status_code == 413
+        assert response.headers["content-type"] == "application/fhir+json"
         assert response.json()["issue"][0]["code"] == "too-costly"

@@ -121,6 +121,10 @@ def test_tail_filters_and_returns_oldest_first(registry: Registry) -> None:
     assert [e.seq for e in log.tail(10, action="key.revoke")] == [5, 6]
     assert [e.seq for e in log.tail(10, project="icu")] == [6]
     assert log.tail(0) == []
+    # Paging back: the page before the one that starts at seq 4, and filters still apply.
+    assert [e.seq for e in log.tail(2, before=4)] == [2, 3]
+    assert [e.seq for e in log.tail(10, actor="alice", before=6)] == [2, 4]
+    assert log.tail(10, before=1) == []
 
 
 def test_events_are_validated_and_never_hold_raw_input(registry: Registry) -> None:

@@ -104,6 +104,50 @@ def test_a_killed_writers_leftover_is_found_then_removed_when_the_store_opens(
     assert list((registry.store.root / ".tmp").iterdir()) == []
 
 
+def test_a_killed_training_runs_bundle_goes_when_the_store_opens(registry: Registry) -> None:
+    # Training builds its bundle in the store's scratch space, not the system's /tmp, so a run
+    # killed before registering leaves a locked entry that recovery removes.
+    code = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from medmaas.registry.store import ArtifactStore
+        with ArtifactStore(Path({str(registry.store.root)!r})).scratch() as tmp:
+            (tmp / "bundle").mkdir()
+            (tmp / "bundle" / "model.onnx").write_bytes(b"half a model")
+            print(tmp.name, flush=True)
+            time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        name = proc.stdout.readline().strip()  # type: ignore[union-attr]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert name
+    assert ArtifactStore(registry.store.root).recovered == [name]
+    assert list((registry.store.root / ".tmp").iterdir()) == []
+
+
+def test_training_stages_its_bundle_in_the_store(registry: Registry) -> None:
+    from tests.conftest import mixed_frame
+
+    from medmaas.data.tabular import build_tabular_dataset
+    from medmaas.training.train import TrainOptions, train_model
+
+    staged: list[list[object]] = []
+
+    def progress(message: str, fraction: float) -> None:
+        if message == "exporting to ONNX":
+            staged.append(registry.store.temp_entries())
+
+    dataset = build_tabular_dataset(mixed_frame(n=120), "outcome", name="m", source="synthetic")
+    train_model(dataset, name="m", registry=registry, progress=progress,
+                options=TrainOptions(candidates=["logistic-regression"], cv_folds=2, n_boot=20))
+    ((entry,),) = staged
+    assert entry.locked is True  # held by this run: no recovery may take it meanwhile
+    assert registry.store.temp_entries() == []
+
+
 def test_a_live_writer_is_never_a_problem_nor_removed(registry: Registry, home: Path) -> None:
     with registry.store._tmp_entry() as tmp:  # a write in progress in this process
         tmp.mkdir()

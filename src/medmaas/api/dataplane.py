@@ -74,11 +74,13 @@ class DataPlane:
         except MedmaasError as exc:
             status, error, more = errors.describe(exc, request_id, scope["path"])
             await send_json(send, status, orjson.dumps(error), request_id, self.tls,
-                            [*cors, *((k.lower().encode(), v.encode()) for k, v in more.items())])
+                            [*cors, *((k.lower().encode(), v.encode()) for k, v in more.items())],
+                            media_type=errors.error_media_type(scope["path"]))
             return
         except Exception as exc:
             status, error = errors.unexpected_error(exc, request_id, scope["path"])
-            await send_json(send, status, orjson.dumps(error), request_id, self.tls, cors)
+            await send_json(send, status, orjson.dumps(error), request_id, self.tls, cors,
+                            media_type=errors.error_media_type(scope["path"]))
             return
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", content_type), (b"content-length", str(len(content)).encode()),

@@ -77,14 +77,31 @@ ERROR_FORMATS: dict[str, Formatter] = {
 }
 
 
+#: Error media types that differ from application/json, by the path's first segment: a FHIR
+#: client reads an OperationOutcome as a FHIR resource only when it is labelled as one.
+ERROR_MEDIA_TYPES = {"/fhir": "application/fhir+json"}
+
+
+def _prefix(path: str) -> str:
+    return "/" + path.split("/", 2)[1] if path.startswith("/") else path
+
+
+def error_media_type(path: str) -> str:
+    """The content type of an error answered at ``path``.
+
+    >>> error_media_type("/fhir/r4/RiskAssessment/$predict"), error_media_type("/v1/models")
+    ('application/fhir+json', 'application/json')
+    """
+    return ERROR_MEDIA_TYPES.get(_prefix(path), "application/json")
+
+
 def formatted(path: str, status: int, message: str, request_id: str) -> tuple[int, dict[str, Any]]:
     """The status and body of an error answered at ``path``.
 
     >>> formatted("/v2/models/m/infer", 422, "bad shape", "id1")
     (400, {'error': 'bad shape'})
     """
-    prefix = "/" + path.split("/", 2)[1] if path.startswith("/") else path
-    return ERROR_FORMATS.get(prefix, _rest_error)(status, message, request_id)
+    return ERROR_FORMATS.get(_prefix(path), _rest_error)(status, message, request_id)
 
 
 def _request_id(request: Request) -> str:
@@ -115,7 +132,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(MedmaasError)
     async def medmaas_error(request: Request, exc: MedmaasError) -> JSONResponse:
         code, body, headers = describe(exc, _request_id(request), request.url.path)
-        return JSONResponse(body, status_code=code, headers=headers)
+        return _error_response(request, code, body, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -125,7 +142,7 @@ def install(app: FastAPI) -> None:
             problems.append(f"{where}: {err.get('msg')}")
         code, body = formatted(request.url.path, 422, "; ".join(problems) or "invalid request",
                                _request_id(request))
-        return JSONResponse(body, status_code=code)
+        return _error_response(request, code, body)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -134,9 +151,14 @@ def install(app: FastAPI) -> None:
             # FastAPI's words for a body it cannot decode, e.g. bytes that are not UTF-8
             message = "the request body could not be read: send JSON encoded as UTF-8"
         code, body = formatted(request.url.path, exc.status_code, message, _request_id(request))
-        return JSONResponse(body, status_code=code, headers=getattr(exc, "headers", None))
+        return _error_response(request, code, body, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         code, body = unexpected_error(exc, _request_id(request), request.url.path)
-        return JSONResponse(body, status_code=code)
+        return _error_response(request, code, body)
+
+
+def _error_response(request: Request, code: int, body: dict[str, Any],
+                    headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=code, headers=headers, media_type=error_media_type(request.url.path))

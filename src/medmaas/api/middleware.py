@@ -73,9 +73,10 @@ def _too_large(size: int, limit: int) -> str:
 
 
 async def send_json(send: Any, status: int, body: bytes, request_id: str, tls: bool,
-                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
+                    headers: list[tuple[bytes, bytes]] | None = None,
+                    media_type: str = "application/json") -> None:
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode()),
         *(headers or []), *extra_headers(request_id, tls)]})
     await send({"type": "http.response.body", "body": body})
 
@@ -96,11 +97,13 @@ class ServiceMiddleware:
         try:
             body = await read_body(receive, self.max_body_bytes, declared)
         except PayloadTooLargeError as exc:
-            from medmaas.api.errors import formatted  # errors imports this module
+            from medmaas.api.errors import error_media_type, formatted  # errors imports this module
 
             # In the shape the path's protocol reads errors in (V2, FHIR OperationOutcome, REST).
-            status, error = formatted(scope.get("path", ""), 413, str(exc), request_id)
-            await send_json(send, status, orjson.dumps(error), request_id, self.tls, [(b"connection", b"close")])
+            path = scope.get("path", "")
+            status, error = formatted(path, 413, str(exc), request_id)
+            await send_json(send, status, orjson.dumps(error), request_id, self.tls, [(b"connection", b"close")],
+                            media_type=error_media_type(path))
             return
         if body is None:
             return  # client went away

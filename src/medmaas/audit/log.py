@@ -134,9 +134,13 @@ class AuditLog:
         action: str | None = None,
         actor: str | None = None,
         project: str | None = None,
+        before: int | None = None,
     ) -> list[StoredAuditEvent]:
-        """The last ``n`` matching events, oldest first (like ``tail``)."""
+        """The last ``n`` matching events, oldest first (like ``tail``); with ``before``, the
+        last ``n`` older than event ``before``, to page back through the trail."""
         query = select(_TABLE).order_by(_TABLE.c.seq.desc()).limit(max(0, min(n, 10_000)))
+        if before is not None:
+            query = query.where(_TABLE.c.seq < before)
         if action is not None:
             query = query.where(_TABLE.c.action == action)
         if actor is not None:

@@ -15,6 +15,7 @@ would promote (the model is no longer missing): the next start finishes it
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
@@ -22,7 +23,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medmaas.builtin.catalog import BUILTINS, BuiltinModel
@@ -33,8 +35,49 @@ if TYPE_CHECKING:
     from medmaas.registry import Registry
     from medmaas.settings import Settings
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, one builder is then the operator's to ensure
+    fcntl = None  # type: ignore[assignment]
+
 logger = logging.getLogger(__name__)
 ACTOR = "medmaas-builtin"
+#: In the data directory; held by whichever process builds its built-in models.
+LOCK_FILE = "builtin-build.lock"
+ABANDONED = ("interrupted: the process building it stopped before it finished "
+             "(the next start builds the model again)")
+
+
+@contextlib.contextmanager
+def build_lock(home: Path) -> Iterator[bool]:
+    """Hold the data directory's build lock if no other process does; yields whether it is held.
+
+    The kernel drops the lock when its holder dies, however it dies, so holding it proves that
+    no other builder of this data directory is alive: two servers started on one directory
+    do not train the same models twice, and jobs left unfinished can be closed safely.
+    """
+    if fcntl is None:
+        yield True
+        return
+    fd = os.open(Path(home) / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def close_abandoned_builds(registry: Registry) -> list[int]:
+    """Fail the built-in jobs a killed builder left queued or running; call holding the lock."""
+    closed = registry.close_abandoned_jobs([m.name for m in BUILTINS], ABANDONED)
+    if closed:
+        logger.warning("closed %d build job(s) left unfinished by a build that was stopped: %s",
+                       len(closed), ", ".join(map(str, closed)))
+    return closed
 
 
 def missing_builtins(registry: Registry) -> list[BuiltinModel]:
@@ -205,7 +248,13 @@ def main() -> None:
     configure(settings.log_level)
     registry = Registry.open(settings)
     try:
-        build_missing(registry, AuditLog(registry))
+        with build_lock(settings.home) as held:
+            if not held:
+                logger.info("another process is building this data directory's built-in models; "
+                            "leaving them to it")
+                return
+            close_abandoned_builds(registry)
+            build_missing(registry, AuditLog(registry))
     finally:
         registry.close()
 

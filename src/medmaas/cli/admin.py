@@ -93,9 +93,12 @@ def verify(ctx: typer.Context) -> None:
 @audit_app.command("tail")
 def tail(ctx: typer.Context, n: Annotated[int, typer.Option("-n", min=1)] = 20,
          action: Annotated[str | None, typer.Option()] = None,
+         actor: Annotated[str | None, typer.Option(help="a key id, or the CLI's actor name")] = None,
+         before: Annotated[int | None, typer.Option(min=1, help="only events older than this seq (page back)")] = None,
          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The latest audit events, oldest first."""
     c: Context = ctx.obj
-    events = c.audit.tail(n, action=action)
+    events = c.audit.tail(n, action=action, actor=actor, before=before)
     if as_json:
         from dataclasses import asdict
 

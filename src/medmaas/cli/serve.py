@@ -38,15 +38,26 @@ def init(ctx: typer.Context,
     console.print(f"registry ready under {c.settings.home.resolve()}")
     _first_key(c, c.settings.host, c.settings.port)
     if builtin:
-        from medmaas.builtin.build import build_one, missing_builtins
+        from medmaas.builtin.build import (
+            build_lock,
+            build_one,
+            close_abandoned_builds,
+            missing_builtins,
+        )
         from medmaas.cli.progress import progress_bar
 
-        for model in missing_builtins(c.registry):
-            job = c.registry.create_job(f"build {model.name}", model_name=model.name)
-            with progress_bar(model.name) as progress:
-                version = build_one(model, c.registry, c.audit, progress)
-            c.registry.update_job(job, progress=1.0, message=f"registered version {version}",
-                                  status="succeeded")
+        with build_lock(c.settings.home) as held:
+            if not held:
+                raise InvalidInputError(
+                    "another process (a server starting up?) is building the built-in models of "
+                    f"{c.settings.home}; wait for it to finish, or run 'medmaas init --no-builtin'")
+            close_abandoned_builds(c.registry)
+            for model in missing_builtins(c.registry):
+                job = c.registry.create_job(f"build {model.name}", model_name=model.name)
+                with progress_bar(model.name) as progress:
+                    version = build_one(model, c.registry, c.audit, progress)
+                c.registry.update_job(job, progress=1.0, message=f"registered version {version}",
+                                      status="succeeded")
 
 
 def serve(

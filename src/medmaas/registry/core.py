@@ -451,6 +451,11 @@ class Registry:
         with self.session(write=True) as s:
             return jobs.update_job(s, job_id, progress=progress, message=message, status=status)
 
+    def close_abandoned_jobs(self, model_names: list[str], message: str) -> list[int]:
+        """Fail the unfinished jobs building ``model_names`` (see :func:`jobs.close_abandoned`)."""
+        with self.session(write=True) as s:
+            return jobs.close_abandoned(s, model_names, message)
+
     def get_job(self, job_id: int) -> JobInfo:
         with self.session() as s:
             return jobs.get_job(s, job_id)

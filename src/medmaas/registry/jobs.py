@@ -85,6 +85,24 @@ def update_job(
     return job_info(row)
 
 
+def close_abandoned(session: Session, model_names: list[str], message: str) -> list[int]:
+    """Mark failed every queued or running job that builds one of ``model_names``; their ids.
+
+    Only for a caller that knows no process is still working on them (the built-in builder
+    holding its lock): a job left "running" by a killed process would otherwise stay so for good.
+    """
+    rows = session.scalars(select(BuildJob).where(BuildJob.model_name.in_(model_names),
+                                                  BuildJob.status.not_in(_FINISHED))
+                           .order_by(BuildJob.id).with_for_update())
+    now = utcnow()
+    closed = []
+    for row in rows:
+        row.status, row.message, row.progress, row.finished_at = "failed", message, 0.0, now
+        closed.append(row.id)
+    session.flush()
+    return closed
+
+
 def get_job(session: Session, job_id: int) -> JobInfo:
     row = session.get(BuildJob, job_id)
     if row is None:

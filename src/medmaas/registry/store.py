@@ -187,6 +187,17 @@ class ArtifactStore:
         if actual != sha:
             raise IntegrityError(f"artifact {sha} is corrupted: its files now hash to {actual}")
 
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[Path]:
+        """An empty working directory under ``.tmp`` for building what will be stored here (a
+        bundle being trained), on the store's own disk rather than the system's /tmp.
+
+        It is removed when the block ends; if the process is killed first, the next opening of
+        the store removes it (:meth:`recover`), as it does an interrupted write."""
+        with self._tmp_entry() as tmp:
+            tmp.mkdir()
+            yield tmp
+
     # -- single files ------------------------------------------------------------------------
 
     def put_bytes(self, data: bytes) -> str:

@@ -5,6 +5,7 @@ Every arrow of DESIGN.md's data path is one call here, in order, each with a typ
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -25,7 +26,7 @@ from medmaas.kinds.base import Kind, Progress, get_kind, no_progress
 from medmaas.training.variants import compare_variants
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from sqlalchemy import Connection
 
@@ -125,8 +126,8 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
                           n_boot=options.n_boot, seed=options.seed, groups=kind.subgroups(test) or None,
                           split_description=split_how, n_train=train.n_samples)
 
-    with tempfile.TemporaryDirectory(prefix="medmaas-bundle-") as tmp:
-        bundle = Path(output_dir) if output_dir else Path(tmp) / "bundle"
+    with _staging(registry) as tmp:
+        bundle = Path(output_dir) if output_dir else tmp / "bundle"
         progress("exporting to ONNX", 0.8)
         spec = kind.export(bundle, train)
         spec = spec.model_copy(update={"versions": library_versions()})
@@ -204,6 +205,19 @@ def train_model(dataset: Dataset, *, name: str, options: TrainOptions | None = N
     progress("done", 1.0)
     logger.info("trained %s (%s) in %.1fs", name, result.estimator, result.seconds)
     return result
+
+
+@contextlib.contextmanager
+def _staging(registry: Registry | None) -> Iterator[Path]:
+    """Where the bundle is built before it is registered: inside the registry's store when
+    there is one, so a run killed midway (a text model's bundle is ~150 MB) leaves nothing
+    behind that the next start does not remove."""
+    if registry is None:
+        with tempfile.TemporaryDirectory(prefix="medmaas-bundle-") as tmp:
+            yield Path(tmp)
+    else:
+        with registry.store.scratch() as tmp:
+            yield tmp
 
 
 def _first_rows(batch: Any, n: int) -> Any:

@@ -108,10 +108,13 @@ def revoke_key(key_id: str, state: State, principal: Principal = allowed("keys:m
             summary="the latest audit events of the project (sysadmin: of every project)")
 def audit_tail(state: State, n: int = Query(default=50, ge=1, le=1000), action: str | None = None,
                actor: str | None = None, project: str | None = _PROJECT_QUERY,
+               before: int | None = Query(default=None, ge=1, le=2**63 - 1,
+                                          description="only events older than this seq: the oldest "
+                                          "seq of the previous page, to page back"),
                principal: Principal = allowed("audit:read")) -> list[Any]:
     scope = project_scope(state, principal, project, every_when_unset=True)
     return [AuditEventPublic.model_validate(e, from_attributes=True)
-            for e in state.audit.tail(n, action=action, actor=actor, project=scope)]
+            for e in state.audit.tail(n, action=action, actor=actor, project=scope, before=before)]
 
 
 @router.get("/audit/verify", response_model=VerifyPublic, summary="check the hash chain end to end")

@@ -38,13 +38,19 @@ def _resource(resource_type: str, description: str) -> dict[str, Any]:
         "properties": {"resourceType": {"type": "string", "const": resource_type}}}}}}
 
 
+class FhirResponse(Response):
+    """A FHIR resource; as the routes' response class it also makes OpenAPI document their
+    errors (OperationOutcomes, api.errors) as application/fhir+json, which they are."""
+
+    media_type = FHIR_JSON
+
+
 def fhir_response(resource: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(resource), status_code=status, media_type=FHIR_JSON)
+    return FhirResponse(orjson.dumps(resource), status_code=status)
 
 
 @router.post("/RiskAssessment/$predict", summary="a patient's FHIR R4 Bundle in, a RiskAssessment out",
-             openapi_extra=_BUNDLE_BODY, response_class=Response,
-             # Errors are OperationOutcomes (api.errors.ERROR_FORMATS), sent as application/json.
+             openapi_extra=_BUNDLE_BODY, response_class=FhirResponse,
              responses={200: _resource("RiskAssessment", "the prediction as a FHIR R4 RiskAssessment"),
                         **error_responses(401, 403, 404, 413, 422, 429, 501, 503, model=OperationOutcomePublic)})
 async def predict_risk(
@@ -77,7 +83,7 @@ async def predict_risk(
 
 
 @router.get("/metadata", summary="the CapabilityStatement: FHIR version, formats and the $predict operation",
-            response_class=Response,
+            response_class=FhirResponse,
             responses={200: _resource("CapabilityStatement", "what this server supports")})
 def capability_statement() -> Response:
     return fhir_response(_capability_statement())

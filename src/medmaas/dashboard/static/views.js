@@ -117,23 +117,32 @@ function versionsSection(ctx, model, versions, history) {
       [...history].reverse().map((e) => [when(e.at), `v${e.version}`, e.from_stage ?? "—", e.to_stage, e.actor, e.reason ?? ""])));
 }
 
+const AUDIT_PAGE = 100;
+
 export async function auditView({ main, api }) {
   const status = el("p", { role: "status" }, "Checking the hash chain…");
   const list = el("div");
   const filter = el("input", { id: "action", name: "action", placeholder: "e.g. model.predict" });
   const actor = el("input", { id: "actor", name: "actor", placeholder: "a key id" });
-  const load = async () => {
+  const older = el("button", { type: "button", hidden: true, onclick: () => load(true) }, "Older events");
+  let shown = [];
+  // Pages go back by seq (the API's "before"): new events arriving meanwhile never shift them.
+  const load = async (more = false) => {
     const query = [["action", filter], ["actor", actor]].filter(([, input]) => input.value.trim())
       .map(([name, input]) => `&${name}=${encodeURIComponent(input.value.trim())}`).join("");
-    const events = await api(`/v1/audit?n=200${query}`);
-    list.replaceChildren(table(`The latest ${events.length} events`, ["#", "When", "Actor", "Role", "Action", "Resource", "Version", "Outcome"],
-      events.map((e) => [String(e.seq), when(e.at), e.actor, e.role, e.action, e.resource, e.version ?? "", e.outcome])));
+    const before = more && shown.length ? `&before=${shown[shown.length - 1].seq}` : "";
+    const page = (await api(`/v1/audit?n=${AUDIT_PAGE}${query}${before}`)).reverse();
+    shown = more ? [...shown, ...page] : page;
+    older.hidden = page.length < AUDIT_PAGE;
+    list.replaceChildren(table(`The latest ${shown.length} events, newest first`,
+      ["#", "When", "Actor", "Role", "Action", "Resource", "Version", "Outcome"],
+      shown.map((e) => [String(e.seq), when(e.at), e.actor, e.role, e.action, e.resource, e.version ?? "", e.outcome])));
   };
   show(main, el("h1", {}, "Audit trail"), status,
     el("form", { onsubmit: (event) => { event.preventDefault(); load(); } },
       el("label", { for: "action" }, "Action "), filter, " ", el("label", { for: "actor" }, "Actor "), actor, " ",
       el("button", { type: "submit" }, "Filter")),
-    list);
+    list, older);
   await load();
   const check = await api("/v1/audit/verify");
   status.textContent = check.ok === false || check.first_bad_seq ? `Chain BROKEN at event ${check.first_bad_seq}: ${check.reason}`
