@@ -22,9 +22,14 @@ def _files_holding(root: Path, needle: bytes) -> list[str]:
     return [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
+def _blobs(home: Path) -> set[Path]:
+    return {p for p in (home / "artifacts" / "blobs").rglob("*") if p.is_file()}
+
+
 def test_a_dataset_is_stored_encrypted_read_back_audited_and_erased(api: Any, home: Path) -> None:
     client, keys = api
     dev = _auth(keys["developer"])
+    blobs_before = _blobs(home)
     stored = client.post("/v1/datasets/cohort", content=TABLE, headers={**dev, "Content-Type": "text/csv"})
     assert stored.status_code == 201, stored.text
     info = stored.json()
@@ -47,8 +52,33 @@ def test_a_dataset_is_stored_encrypted_read_back_audited_and_erased(api: Any, ho
     actions = [e["action"] for e in client.get("/v1/audit?n=20", headers=_auth(keys["auditor"])).json()
                if e["action"].startswith("dataset.")]
     assert actions == ["dataset.create", "dataset.read"]
+    assert len(_blobs(home) - blobs_before) == 1  # the ciphertext; the refused uploads left none
     assert client.delete("/v1/datasets/cohort", headers=dev).status_code == 204
     assert client.get("/v1/datasets/cohort/content", headers=dev).status_code == 404
+    assert _blobs(home) == blobs_before  # its key went with the record, its ciphertext after it
+
+
+def test_an_upload_that_loses_the_race_for_a_name_leaves_no_blob(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from medmaas.exceptions import ConflictError
+    from medmaas.registry import Registry
+    from medmaas.registry.datasets import DatasetStore
+    from medmaas.settings import Settings
+
+    settings = Settings(home=home)
+    registry = Registry.open(settings)
+    try:
+        store = DatasetStore(registry, settings.dataset_keyring())
+        store.put("default", "cohort", TABLE, media_type="text/csv", created_by="first")
+        blobs = _blobs(home)
+        # The second upload checked the name before the first one committed it.
+        monkeypatch.setattr(store, "_find", lambda _project, _name: None)
+        with pytest.raises(ConflictError, match="already exists"):
+            store.put("default", "cohort", TABLE, media_type="text/csv", created_by="second")
+        assert _blobs(home) == blobs
+        monkeypatch.undo()
+        assert store.read("default", "cohort") == TABLE  # the winner's, untouched
+    finally:
+        registry.close()
 
 
 def test_key_rotation_keeps_every_dataset_readable(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,8 +3,9 @@ wrapped data key and sizes, nothing that is patient data (no column names, no fi
 
 A dataset belongs to a project; another project's dataset is answered as unknown. Writes are
 ordered so that a crash leaves nothing half-stored: the ciphertext blob is written (atomically)
-before the record that points at it, and a record is only ever deleted, never rewritten in
-place except by key rotation, which swaps the wrapped key in one transaction per dataset.
+before the record that points at it, and a record is only ever deleted (its ciphertext after
+it), never rewritten in place except by key rotation, which swaps the wrapped key in one
+transaction per dataset.
 """
 
 from __future__ import annotations
@@ -60,17 +61,23 @@ class DatasetStore:
             raise _taken(name)
         sealed = self.keyring.seal(data, _context(project, uid))
         blob = self.registry.store.put_bytes(sealed.ciphertext)
-        with self.registry.session(write=True) as s:
-            ensure_project(s, project)
-            if s.scalar(select(Dataset.id).where(Dataset.project == project, Dataset.name == name)):
-                raise _taken(name)
-            row = Dataset(uid=uid, project=project, name=name, media_type=media_type,
-                          plaintext_sha256=hashlib.sha256(data).hexdigest(), ciphertext_sha256=blob,
-                          size_bytes=len(data), rows=rows, columns=columns, kek_id=sealed.kek_id,
-                          wrapped_key=sealed.wrapped_key, created_by=created_by)
-            s.add(row)
-            s.flush()
-            return _info(row)
+        try:
+            with self.registry.session(write=True) as s:
+                ensure_project(s, project)
+                if s.scalar(select(Dataset.id).where(Dataset.project == project, Dataset.name == name)):
+                    raise _taken(name)
+                row = Dataset(uid=uid, project=project, name=name, media_type=media_type,
+                              plaintext_sha256=hashlib.sha256(data).hexdigest(), ciphertext_sha256=blob,
+                              size_bytes=len(data), rows=rows, columns=columns, kek_id=sealed.kek_id,
+                              wrapped_key=sealed.wrapped_key, created_by=created_by)
+                s.add(row)
+                s.flush()
+                return _info(row)
+        except BaseException:
+            # Not recorded (a concurrent upload took the name, the database failed): the
+            # ciphertext's key exists nowhere, so the blob is only dead weight.
+            self.registry.store.delete_bytes(blob)
+            raise
 
     def get(self, project: str, name: str) -> DatasetInfo:
         return _info(self._row(project, name))
@@ -96,8 +103,11 @@ class DatasetStore:
             row = s.scalar(select(Dataset).where(Dataset.project == project, Dataset.name == name))
             if row is None:
                 raise NotFoundError(f"dataset '{name}' not found")
-            info = _info(row)
+            info, blob = _info(row), row.ciphertext_sha256
             s.delete(row)
+        # After the commit: the key is gone, so the ciphertext is unreadable already; removing
+        # it returns the space. A crash in between leaves only unreadable bytes.
+        self.registry.store.delete_bytes(blob)
         return info
 
     def rewrap_all(self) -> int:

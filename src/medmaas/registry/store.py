@@ -217,6 +217,17 @@ class ArtifactStore:
             fsync_dir(target.parent)
         return sha
 
+    def delete_bytes(self, sha: str) -> bool:
+        """Remove a stored file; whether it was there. Only for files nothing else can share: a
+        dataset's ciphertext, unique to its upload (its data key and nonce are random)."""
+        path = self._blob_path(_check_sha(sha))
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        fsync_dir(path.parent)
+        return True
+
     def get_bytes(self, sha: str) -> bytes:
         """The stored bytes, checked against their name (files are small; the check is cheap)."""
         path = self._blob_path(_check_sha(sha))
