@@ -11,9 +11,10 @@ import pytest
 
 from medmaas.audit import AuditEvent, AuditLog
 from medmaas.registry import Registry
+from medmaas.security import KeyStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest_state import make_bundle, register  # noqa: E402
+from conftest_state import SERVER_SECRET, make_bundle, register  # noqa: E402
 
 
 def _event(version: int, stage: str) -> AuditEvent:
@@ -61,6 +62,23 @@ def test_a_version_and_an_alias_can_carry_their_events(registry: Registry, tmp_p
                            detail={"alias": a.alias})]))
     assert [(e.action, e.version) for e in log.tail(10)] == [("model.register", 1), ("model.alias", 1)]
     assert log.verify().ok
+
+
+def test_the_first_key_and_its_event_commit_together(registry: Registry) -> None:
+    log = AuditLog(registry)
+    keys = KeyStore(registry, SERVER_SECRET)
+
+    def fail(conn: Any, _info: Any) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        keys.bootstrap_admin(record=fail)
+    assert keys.list() == [] and log.tail(10) == []  # no key without its event: the next start tries again
+    plaintext = keys.bootstrap_admin(record=log.recorder(lambda created: AuditEvent(
+        actor="cli", role="sysadmin", action="key.create", resource=created.key_id)))
+    assert plaintext is not None
+    (event,) = log.tail(10)
+    assert (event.action, event.resource) == ("key.create", keys.verify(plaintext).key_id)
 
 
 def test_a_builtin_left_in_candidate_is_promoted_at_the_next_start(registry: Registry, tmp_path: Path,

@@ -14,13 +14,13 @@ from medmaas.settings import Settings
 
 
 def _first_key(c: Context, host: str, port: int) -> None:
-    plaintext = c.keys.bootstrap_admin()
-    if plaintext is None:
-        return
     from medmaas.audit import AuditEvent
 
-    c.audit.append(AuditEvent(actor=c.actor, role="sysadmin", action="key.create", project="default",
-                              resource=plaintext.split("_")[1], outcome="ok", detail={"role": "sysadmin", "bootstrap": True}))
+    plaintext = c.keys.bootstrap_admin(record=c.audit.recorder(lambda created: AuditEvent(
+        actor=c.actor, role="sysadmin", action="key.create", project="default", resource=created.key_id,
+        outcome="ok", detail={"role": "sysadmin", "bootstrap": True})))
+    if plaintext is None:
+        return
     console.print("\n[bold]Your admin API key[/bold] (role sysadmin; shown once: store it now, it is kept only as a keyed hash):")
     print(f"\n    {plaintext}\n", flush=True)
     console.print("Use it like this:", highlight=False)

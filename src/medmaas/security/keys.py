@@ -137,11 +137,12 @@ class KeyStore:
                 record(s.connection(), info)
             return plaintext, info
 
-    def bootstrap_admin(self, created_by: str = "medmaas bootstrap") -> str | None:
+    def bootstrap_admin(self, created_by: str = "medmaas bootstrap", record: Record | None = None) -> str | None:
         """On first start, create the installation's first key (``sysadmin`` of the default
         project) and return its plaintext; later, ``None``.
 
         Runs under a lock, so two processes starting together cannot both create one.
+        ``record`` is as for :meth:`create`: the key and its audit event land together.
         """
         with self.registry.session(write=True) as s:
             advisory_lock(s.connection(), _BOOTSTRAP_LOCK)
@@ -150,6 +151,8 @@ class KeyStore:
             plaintext, info = self._insert(
                 s, "bootstrap admin", "sysadmin", created_by, DEFAULT_PROJECT, None
             )
+            if record is not None:
+                record(s.connection(), info)
         logger.info("created bootstrap admin key %s", info.key_id)
         return plaintext
 
