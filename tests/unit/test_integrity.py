@@ -34,15 +34,17 @@ def registry(home: Path) -> Iterator[Registry]:
     reg.close()
 
 
-def _killed_writer(root: Path) -> str:
-    """Start a put in another process and SIGKILL it mid-write; the temporary entry's name."""
+def _killed_writer(root: Path, *, scratch: bool = False) -> str:
+    """Start a put (or, with ``scratch``, a training run's staging) in another process and
+    SIGKILL it mid-write; the temporary entry's name."""
+    opening = "store.scratch()" if scratch else "store._tmp_entry()"
     code = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
         from medmaas.registry.store import ArtifactStore
         store = ArtifactStore(Path({str(root)!r}))
-        with store._tmp_entry() as tmp:
-            tmp.mkdir()
+        with {opening} as tmp:
+            tmp.mkdir(exist_ok=True)
             (tmp / "model.onnx").write_bytes(b"half a mod")
             print(tmp.name, flush=True)
             time.sleep(60)
@@ -107,23 +109,7 @@ def test_a_killed_writers_leftover_is_found_then_removed_when_the_store_opens(
 def test_a_killed_training_runs_bundle_goes_when_the_store_opens(registry: Registry) -> None:
     # Training builds its bundle in the store's scratch space, not the system's /tmp, so a run
     # killed before registering leaves a locked entry that recovery removes.
-    code = textwrap.dedent(f"""
-        import time
-        from pathlib import Path
-        from medmaas.registry.store import ArtifactStore
-        with ArtifactStore(Path({str(registry.store.root)!r})).scratch() as tmp:
-            (tmp / "bundle").mkdir()
-            (tmp / "bundle" / "model.onnx").write_bytes(b"half a model")
-            print(tmp.name, flush=True)
-            time.sleep(60)
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        name = proc.stdout.readline().strip()  # type: ignore[union-attr]
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert name
+    name = _killed_writer(registry.store.root, scratch=True)
     assert ArtifactStore(registry.store.root).recovered == [name]
     assert list((registry.store.root / ".tmp").iterdir()) == []
 
