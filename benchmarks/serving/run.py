@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-install", action="store_true",
                    help="do not create or update the peer venvs (they must exist)")
     p.add_argument("--no-write", action="store_true", help="leave benchmarks/RESULTS.md alone")
+    p.add_argument("--keep-scratch", action="store_true",
+                   help="keep the scratch directory (models, bodies, logs) after a run that finished")
     return p.parse_args(argv)
 
 
@@ -239,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.console(results))
     report.write_json(results)
-    say(f"\nraw numbers: {report.LATEST_JSON.relative_to(REPO)}; logs: {work}")
+    if args.keep_scratch:
+        say(f"\nraw numbers: {report.LATEST_JSON.relative_to(REPO)}; logs: {work}")
+    else:  # hundreds of MB of models and homes per run: gone unless asked for
+        shutil.rmtree(work, ignore_errors=True)
+        say(f"\nraw numbers: {report.LATEST_JSON.relative_to(REPO)} (scratch removed; --keep-scratch keeps it)")
     if not args.no_write:
         report.write_markdown(results)
         say(f"wrote the Serving section of {report.RESULTS_MD.relative_to(REPO)}")
