@@ -25,6 +25,8 @@ nib = pytest.importorskip("nibabel")
 PIL_Image = pytest.importorskip("PIL.Image")
 pytest.importorskip("dicomanonymizer")
 
+from tests.image_builders import dicom_bytes  # noqa: E402
+
 from medmaas.exceptions import InvalidInputError, PayloadTooLargeError  # noqa: E402
 from medmaas.kinds.image.io import (  # noqa: E402
     DEFAULT_MAX_PIXELS,
@@ -654,6 +656,32 @@ def test_jpeg_bombs_are_refused_by_us_or_by_pillow():
         read_raster(jpeg_header(65000))
     with pytest.raises(PayloadTooLargeError, match="over the limit of 500"):
         read_raster(_png(np.zeros((30, 30), np.uint8)), max_pixels=500)
+
+
+def test_a_jpeg_declaring_more_than_its_bytes_can_hold_is_refused_before_decoding():
+    # A real 16 x 16 JPEG whose frame header is edited to say 8000 x 8000: 333 bytes that
+    # libjpeg would decode (the rest filled with grey) to 64 M samples and ~400 MB.
+    buf = io.BytesIO()
+    PIL_Image.new("L", (16, 16), 128).save(buf, "JPEG")
+    raw = bytearray(buf.getvalue())
+    sof = raw.find(b"\xff\xc0")
+    raw[sof + 5:sof + 9] = struct.pack(">HH", 8000, 8000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInputError, match=r"64,000,000 samples in only \d+ bytes.*truncated or crafted"):
+            read_raster(bytes(raw))
+        assert tracemalloc.get_traced_memory()[1] < 8 << 20
+    finally:
+        tracemalloc.stop()
+    # The same check holds for DICOM's JPEG transfer syntaxes, not for uncompressed pixel data.
+    with pytest.raises(InvalidInputError, match="truncated or crafted"):
+        read_dicom(dicom_bytes(6000, 6000, bits=8, transfer_syntax=str(pydicom.uid.JPEGBaseline8Bit),
+                               pixel_bytes=bytes(raw)))
+    # The most compressible real JPEGs, uniform images (~510 samples per byte), are read.
+    for mode in ("L", "RGB"):
+        flat = io.BytesIO()
+        PIL_Image.new(mode, (1500, 1000), 90).save(flat, "JPEG", quality=5)
+        assert read_raster(flat.getvalue()).pixels.shape[1:] == (1000, 1500)
 
 
 def test_truncated_png_is_a_clear_error():

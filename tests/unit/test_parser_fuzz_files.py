@@ -45,6 +45,7 @@ from medmaas.bundle.spec import FeatureSpec, ModelSpec, OnnxBinding, OutputSpec 
 from medmaas.exceptions import InvalidInputError, MedmaasError, PayloadTooLargeError  # noqa: E402
 from medmaas.kinds.base import Batch  # noqa: E402
 from medmaas.kinds.image.io import DEFAULT_MAX_PIXELS, Image, read_image, read_medmnist  # noqa: E402
+from medmaas.kinds.image.io.image import MAX_JPEG_SAMPLES_PER_BYTE  # noqa: E402
 from medmaas.kinds.image.kind import ImageKind  # noqa: E402
 from medmaas.kinds.signal.kind import SignalKind  # noqa: E402
 from medmaas.kinds.signal.processing import WINDOW  # noqa: E402
@@ -284,6 +285,8 @@ def test_jpeg_upload_with_random_declared_size(height: int, width: int, changes:
     declared = _declared_by_pillow(data)  # the edits may have changed the size, or the markers before it
     if declared == -1 or (declared or 0) > DEFAULT_MAX_PIXELS:
         assert isinstance(result, PayloadTooLargeError)  # refused from the header, before decoding
+    elif (declared or 0) > MAX_JPEG_SAMPLES_PER_BYTE * len(data):  # more than its bytes can hold
+        assert isinstance(result, InvalidInputError) and "truncated or crafted" in str(result)
 
 
 # ---- arrays: .npy uploads, MedMNIST .npz --------------------------------------------------

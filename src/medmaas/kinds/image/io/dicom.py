@@ -7,6 +7,7 @@ header declaring 40000 x 40000 pixels costs nothing; the decoder comes last.
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,12 +22,17 @@ from medmaas.kinds.image.io.image import (
     DEFAULT_MAX_PIXELS,
     Image,
     check_declared_size,
+    check_jpeg_ratio,
     load_source,
 )
 
 if TYPE_CHECKING:
     from pydicom import Dataset
 
+#: JPEG transfer syntaxes (baseline, extended, lossless): their pixel data is held to
+#: check_jpeg_ratio. JPEG-LS and JPEG 2000 code flat areas far more tightly: no such bound holds.
+JPEG_SYNTAXES = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
+                           "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"})
 _GREY = ("MONOCHROME1", "MONOCHROME2")
 _COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "PALETTE COLOR")
 
@@ -76,6 +82,8 @@ def _read(raw: bytes, name: str, max_pixels: int, deidentify: bool) -> Image:
         ((frames,) if frames > 1 else ()) + (rows, cols) + ((samples,) if samples > 1 else ())
     )
     check_declared_size(name, declared, max_pixels)
+    if str(ds.file_meta.get("TransferSyntaxUID", "")) in JPEG_SYNTAXES:
+        check_jpeg_ratio(name, math.prod(declared), len(raw))
     arr, photometric = _decode(ds, name)
     try:
         pixels, steps = _to_display(arr, photometric, ds, frames, samples, name)

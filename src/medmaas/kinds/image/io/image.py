@@ -92,6 +92,32 @@ def check_declared_size(
         )
 
 
+#: The most samples a JPEG may declare per byte of its file. libjpeg's encoder writes at most
+#: ~510 on a perfectly uniform image (every block a zero DC difference and an end-of-block
+#: code); a file that declares far more is truncated or crafted, and the decoder would fill
+#: the missing part with grey: a 333-byte file declaring 8000 x 8000 decoded to 64 M samples
+#: and took 400 MB. Arithmetic-coded JPEGs could compress further; no scanner or browser
+#: writes them.
+MAX_JPEG_SAMPLES_PER_BYTE = 4096
+
+
+def check_jpeg_ratio(name: str, samples: int, nbytes: int) -> None:
+    """Refuse JPEG data that declares more samples than its bytes can hold, before decoding.
+
+    >>> check_jpeg_ratio("x.jpg", 512 * 512, 2_000)
+    >>> check_jpeg_ratio("bomb.jpg", 8000 * 8000, 333)
+    Traceback (most recent call last):
+    ...
+    medmaas.exceptions.InvalidInputError: bomb.jpg: declares 64,000,000 samples in only 333 bytes (192,192 per byte; a real JPEG holds at most about 500): the file is truncated or crafted; refused before decoding
+    """
+    if samples > MAX_JPEG_SAMPLES_PER_BYTE * max(nbytes, 1):
+        raise InvalidInputError(
+            f"{name}: declares {samples:,} samples in only {nbytes:,} bytes "
+            f"({samples // max(nbytes, 1):,} per byte; a real JPEG holds at most about 500): "
+            "the file is truncated or crafted; refused before decoding"
+        )
+
+
 def robust_to_display(arr: np.ndarray) -> tuple[np.ndarray, str]:
     """Map ``arr`` to 0..255 between its 0.5 and 99.5 percentiles; return it and a note.
 

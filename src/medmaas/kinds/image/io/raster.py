@@ -21,6 +21,7 @@ from medmaas.kinds.image.io.image import (
     DEFAULT_MAX_PIXELS,
     Image,
     check_declared_size,
+    check_jpeg_ratio,
     load_source,
     robust_to_display,
     scale_to_display,
@@ -61,6 +62,8 @@ def read_raster_bytes(raw: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PI
     width, height = im.size
     bands = len(im.getbands())
     check_declared_size(name, (height, width) + ((bands,) if bands > 1 else ()), max_pixels)
+    if kind == "jpeg":
+        check_jpeg_ratio(name, height * width * bands, len(raw))
     frames = int(getattr(im, "n_frames", 1) or 1)
     try:
         im.load()
