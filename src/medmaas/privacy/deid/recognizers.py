@@ -103,12 +103,22 @@ AGE_PATTERNS = (  # ages over 89 only: younger ages are not Safe Harbor identifi
     r"\bage[d]?\s*:?\s*(?P<phi>(?:9\d|1[0-4]\d))\b",
 )
 
-_ID_CONTEXT = (r"mrn|medical\s+record(?:\s+(?:number|no\.?|#))?|record\s*(?:#|no\.?|number)|"
+_RECORD_CONTEXT = r"mrn|medical\s+record(?:\s+(?:number|no\.?|#))?|record\s*(?:#|no\.?|number)"
+_ID_CONTEXT = (rf"{_RECORD_CONTEXT}|"
                r"acct|account(?:\s+(?:number|no\.?|#))?|health\s+plan(?:\s+(?:number|id|#))?|"
                r"member\s+id|policy(?:\s+(?:number|no\.?|#))?|licen[cs]e(?:\s+(?:number|no\.?|#))?|"
                r"dea(?:\s+#)?|npi|serial(?:\s+(?:number|no\.?|#))?|device\s+id|vin|plate|unit\s+no\.?|"
                r"ref(?:erence)?\s*(?:#|no\.?|number)|confirmation(?:\s+(?:#|no\.?|number))?|case\s*#|claim\s*#?")
-ID_PATTERNS = (rf"\b(?:{_ID_CONTEXT})\s*[:#]?\s*(?P<phi>[a-z]{{0,3}}[-\d][\d\-]{{3,}}[a-z\d]*)\b",)
+# An alphanumeric number: five or more letters, digits and hyphens, starting and ending with a
+# letter or digit, with at least ``n`` digits (a lookahead, so "MRN pending" stays).
+_ALNUM_ID = r"(?=(?:[a-z\-]*\d){{{n}}})[a-z\d][a-z\d\-]{{3,}}[a-z\d]"
+ID_PATTERNS = (
+    rf"\b(?:{_ID_CONTEXT})\s*[:#]?\s*(?P<phi>[a-z]{{0,3}}[-\d][\d\-]{{3,}}[a-z\d]*)\b",
+    # "MRN-K7Q2ZP9XA": after the record number's own words, one digit is enough
+    rf"\b(?:{_RECORD_CONTEXT})\s*[:#-]?\s*(?P<phi>{_ALNUM_ID.format(n=1)})\b",
+    # "account: AB12C345", but not "account for HbA1c" or "policy A1": three digits elsewhere
+    rf"\b(?:{_ID_CONTEXT})\s*[:#-]?\s*(?P<phi>{_ALNUM_ID.format(n=3)})\b",
+)
 
 EMAIL_PATTERNS = (r"\b[\w.%+-]+@[a-z\d.-]+\.[a-z]{2,}\b",)
 URL_PATTERNS = (r"\b(?:https?://|www\.)[^\s<>\"')]+", r"\b[a-z\d-]+\.(?:com|org|net|edu|gov)(?:/[^\s<>\"')]*)?\b")
