@@ -20,6 +20,8 @@ pytestmark = pytest.mark.integration
 CHROMIUM = os.environ.get("MEDMAAS_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 #: as the machine's closed network needs: no background connections, no sandbox as root
+FHIR_MODEL = "heart-failure-mortality"
+EXAMPLE_BUNDLES = Path(__file__).resolve().parents[2] / "examples" / "fhir" / "r4"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -41,6 +43,8 @@ def _add_note_and_ecg_models(home: Path) -> None:
     from tests.text_builders import note_dataset
     from tests.timeseries_builders import timeseries_dataset
 
+    from medmaas.builtin.build import build_one
+    from medmaas.builtin.catalog import builtin
     from medmaas.registry import Registry
     from medmaas.settings import Settings
     from medmaas.training.train import TrainOptions, train_model
@@ -57,6 +61,8 @@ def _add_note_and_ecg_models(home: Path) -> None:
         ):
             result = train_model(dataset, name=name, options=options, registry=registry, actor="test")
             registry.promote(name, int(result.version or 0), "production", actor="test")
+        # A table model with a FHIR map (the built-in's own recipe, seconds), for the Bundle try-it.
+        build_one(builtin(FHIR_MODEL), registry, None, lambda _message, _fraction: None)
     finally:
         registry.close()
 
@@ -108,9 +114,9 @@ def test_sign_in_shows_the_catalog(server: tuple[str, dict[str, str]], page: Any
     shot(page, "sign-in")
     sign_in(page, base, keys["clinician"])
     rows = page.locator("table tbody tr")
-    assert rows.count() == 6
+    assert rows.count() == 7  # the trained home's three, a note, an ECG, an ICU and a FHIR-mapped model
     text = page.locator("table").inner_text()
-    assert "wdbc" in text and "blobs" in text and "AUROC" in text and "95% CI" in text
+    assert "wdbc" in text and "blobs" in text and FHIR_MODEL in text and "AUROC" in text and "95% CI" in text
     assert "clinician" in page.locator("#who").inner_text()
     shot(page, "catalog")
     assert page.problems == []
@@ -180,6 +186,33 @@ def test_an_unreadable_upload_says_why_in_place(server: tuple[str, dict[str, str
     page.get_by_role("button", name="Predict and explain").click()
     page.locator("#upload-error").filter(has_text="scan.dcm").wait_for()
     assert page.get_by_label("File").get_attribute("aria-invalid") == "true"
+
+
+def test_a_fhir_bundle_comes_back_as_a_risk_assessment_with_its_reasons(server: tuple[str, dict[str, str]],
+                                                                        page: Any, tmp_path: Path) -> None:
+    bundle = next(EXAMPLE_BUNDLES.glob("Renato_Dare_*.json"))
+    base, keys = server
+    sign_in(page, base, keys["clinician"])
+    page.goto(base + f"/#/models/{FHIR_MODEL}")
+    page.get_by_role("heading", name="Or a patient's FHIR R4 Bundle").wait_for()
+    page.get_by_label("Bundle (JSON)").set_input_files(str(bundle))
+    page.get_by_label("As of (optional)").fill("2020-09-07")
+    page.get_by_role("button", name="Predict from the record").click()
+    answer = page.locator("#risk-assessment")
+    answer.wait_for()
+    text = answer.inner_text()
+    assert "Risk level: " in text and "Largest contributions to the predicted probability (SHAP)" in text
+    probability = float(text.split(": ", 1)[1].split()[0])  # "<outcome>: 0.132"
+    assert 0.0 <= probability <= 1.0
+    page.locator("section.panel").first.screenshot(path=str(ARTIFACTS / "try-it-fhir.png"))
+    assert page.problems == []
+    # Not FHIR: the OperationOutcome's words, under the field (the browser logs the 422 itself).
+    wrong = tmp_path / "rows.json"
+    wrong.write_text('{"rows": []}')
+    page.get_by_label("Bundle (JSON)").set_input_files(str(wrong))
+    page.get_by_role("button", name="Predict from the record").click()
+    page.locator("#bundle-error").filter(has_text="not a FHIR resource").wait_for()
+    assert page.get_by_label("Bundle (JSON)").get_attribute("aria-invalid") == "true"
 
 
 def test_a_note_is_classified_and_shown_de_identified_with_its_entities(server: tuple[str, dict[str, str]],
@@ -338,6 +371,11 @@ def test_every_page_passes_axe_and_works_from_the_keyboard(server: tuple[str, di
     page.get_by_role("button", name="Classify the note").click()
     page.locator("#annotated").wait_for()
     found["note"] = _accessibility_problems(page)
+    page.goto(base + f"/#/models/{FHIR_MODEL}")
+    page.get_by_label("Bundle (JSON)").set_input_files(str(next(EXAMPLE_BUNDLES.glob("Renato_Dare_*.json"))))
+    page.get_by_role("button", name="Predict from the record").click()
+    page.locator("#risk-assessment").wait_for()
+    found["FHIR Bundle and its RiskAssessment"] = _accessibility_problems(page)
     page.goto(base + "/#/audit")
     page.get_by_text("Hash chain intact").wait_for()
     found["audit"] = _accessibility_problems(page)

@@ -22,7 +22,8 @@ export async function api(path, { method = "GET", json, body, headers = {}, as =
   if (response.status === 401 && session?.me) { signOut("Your key is no longer valid; sign in again."); throw new ApiError(401, "signed out"); }
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
-    try { message = (await response.json()).error ?? message; } catch { /* not JSON */ }
+    // REST errors say {"error": …}; FHIR's are OperationOutcomes.
+    try { const body = await response.json(); message = body.error ?? body.issue?.[0]?.diagnostics ?? message; } catch { /* not JSON */ }
     throw new ApiError(response.status, message);
   }
   if (as === "blob") return response.blob();

@@ -8,6 +8,8 @@ export function tryItPanel(ctx, model, detail) {
     section.append(el("p", {}, `Your role (${ctx.me.role}) may not send data to models.`));
   } else if (detail.kind === "tabular") {
     section.append(tabularForm(ctx, model, detail));
+    // A model trained with a FHIR map also reads a patient's record as FHIR R4 (the $predict route).
+    if (detail.spec.inputs.some((f) => f.fhir)) section.append(bundleForm(ctx, model, detail));
   } else if (detail.kind === "text") {
     section.append(noteForm(ctx, model, detail));
   } else if (detail.kind in UPLOADS) {
@@ -87,7 +89,7 @@ const UPLOADS = {
 
 // A form of one control (a file chooser, a note): its error under it, the answer below it.
 // ``answer()`` sends what the control holds and returns the nodes to show.
-function oneFieldForm({ control, label, hint, button, missing, isEmpty, answer }) {
+function oneFieldForm({ control, label, hint, button, missing, isEmpty, answer, extra = null }) {
   const id = control.id;
   control.setAttribute("aria-describedby", `${id}-hint ${id}-error`);
   const error = el("p", { class: "error", id: `${id}-error`, role: "alert" });
@@ -108,7 +110,7 @@ function oneFieldForm({ control, label, hint, button, missing, isEmpty, answer }
     } finally { submit.disabled = false; }
   } },
     el("div", { class: "field" }, el("label", { for: id }, label), control, el("span", { class: "hint", id: `${id}-hint` }, hint)),
-    error, el("p", {}, submit));
+    extra, error, el("p", {}, submit));
   return el("div", {}, form, result);
 }
 
@@ -128,6 +130,44 @@ function uploadForm(ctx, model, detail) {
       return [renderAnswer(detail, answer, performance.now() - started, kind.heatmap)];
     },
   });
+}
+
+function bundleForm(ctx, model, detail) {
+  const input = el("input", { type: "file", id: "bundle", name: "bundle", accept: ".json,application/fhir+json,application/json", required: true });
+  const at = el("input", { type: "date", id: "at", name: "at", "aria-describedby": "at-hint" });
+  const mapped = detail.spec.inputs.filter((f) => f.fhir).length;
+  const explain = ctx.may("explain");
+  return el("div", { class: "fhir" },
+    el("h3", {}, "Or a patient's FHIR R4 Bundle"),
+    oneFieldForm({
+      control: input, label: "Bundle (JSON)", button: "Predict from the record",
+      hint: `One Patient with their Observations and Conditions; ${mapped} of ${detail.spec.inputs.length} inputs can be read from it, and those it lacks are imputed as in training.`,
+      missing: "Choose a Bundle file first.", isEmpty: () => !input.files.length,
+      extra: el("div", { class: "field" }, el("label", { for: "at" }, "As of (optional)"), at,
+        el("span", { class: "hint", id: "at-hint" }, "The prediction's date: resources after it are ignored. Empty: today.")),
+      answer: async () => {
+        const query = new URLSearchParams({ model: model.name, explain: String(explain) });
+        if (at.value) query.set("at", at.value);
+        const started = performance.now();
+        const risk = await ctx.api(`/fhir/r4/RiskAssessment/$predict?${query}`, { method: "POST", body: input.files[0],
+          headers: { "Content-Type": "application/fhir+json" } });
+        return [riskAssessmentParts(risk, performance.now() - started)];
+      },
+    }));
+}
+
+// A FHIR RiskAssessment as a clinician reads it: the risk, its level, the reasons and the notes
+// (inputs missing from the record, resources ignored), then the resource itself for the curious.
+function riskAssessmentParts(risk, ms) {
+  const items = risk.prediction ?? [];
+  return el("div", { class: "panel", id: "risk-assessment" },
+    items.map((item) => el("div", { class: "one" },
+      el("p", { class: "big" }, `${item.outcome?.text ?? "outcome"}: ${fmt(item.probabilityDecimal)}`),
+      item.qualitativeRisk ? el("p", {}, `Risk level: ${item.qualitativeRisk.coding?.[0]?.code}`) : null,
+      item.rationale ? el("p", {}, item.rationale) : null)),
+    (risk.note ?? []).map((n) => el("p", { class: "notice" }, n.text)),
+    el("details", {}, el("summary", {}, "The RiskAssessment resource"), el("pre", {}, JSON.stringify(risk, null, 2))),
+    el("p", { class: "hint" }, `${risk.method?.coding?.[0]?.code ?? ""} v${risk.method?.coding?.[0]?.version ?? "?"} · ${risk.basis?.length ?? 0} resources used · ${Math.round(ms)} ms`));
 }
 
 function noteForm(ctx, model, detail) {
