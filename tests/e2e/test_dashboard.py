@@ -37,8 +37,10 @@ def server(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 def _add_note_and_ecg_models(home: Path) -> None:
-    """A small note classifier, an ECG beat model and an ICU stay model beside the trained home's tables and images,
+    """A small note classifier, an ECG beat model, an ICU stay model and a 3D image model beside the trained home's
+    tables and images,
     so every kind's try-it view is exercised. Trained small: what is tested is the page."""
+    from tests.image_builders import blob_dataset
     from tests.signal_builders import beat_dataset
     from tests.text_builders import note_dataset
     from tests.timeseries_builders import timeseries_dataset
@@ -58,6 +60,9 @@ def _add_note_and_ecg_models(home: Path) -> None:
                                                                         n_boot=50, cv_folds=2)),
             ("icu", timeseries_dataset(n=120, seed=1), TrainOptions(kind="timeseries", candidates=["gradient-boosting"],
                                                                     n_boot=50, kind_options={"trees": 30})),
+            ("volumes", blob_dataset(n=48, size=12, spatial_dims=3, seed=1, with_splits=True),
+             TrainOptions(kind="image", n_boot=50, kind_options={"epochs": 3, "batch_size": 32, "patience": 3,
+                                                                 "quantize": False})),
         ):
             result = train_model(dataset, name=name, options=options, registry=registry, actor="test")
             registry.promote(name, int(result.version or 0), "production", actor="test")
@@ -114,7 +119,7 @@ def test_sign_in_shows_the_catalog(server: tuple[str, dict[str, str]], page: Any
     shot(page, "sign-in")
     sign_in(page, base, keys["clinician"])
     rows = page.locator("table tbody tr")
-    assert rows.count() == 7  # the trained home's three, a note, an ECG, an ICU and a FHIR-mapped model
+    assert rows.count() == 8  # the trained home's three, a note, an ECG, an ICU, a 3D and a FHIR-mapped model
     text = page.locator("table").inner_text()
     assert "wdbc" in text and "blobs" in text and FHIR_MODEL in text and "AUROC" in text and "95% CI" in text
     assert "clinician" in page.locator("#who").inner_text()
@@ -173,6 +178,28 @@ def test_an_uploaded_dicom_comes_back_with_its_heat_map(server: tuple[str, dict[
     assert heat_map.evaluate("img => img.naturalWidth") > 0  # a real PNG, decoded
     assert "P(" in page.locator("#prediction").inner_text()
     page.locator("section.panel").screenshot(path=str(ARTIFACTS / "try-it-image.png"))
+    assert page.problems == []
+
+
+def test_a_volume_comes_back_with_its_strongest_slice_and_a_montage_of_all(server: tuple[str, dict[str, str]],
+                                                                          page: Any, tmp_path: Path) -> None:
+    import nibabel as nib
+    import numpy as np
+    from tests.image_builders import blob_images
+
+    images, labels = blob_images(2, 12, spatial_dims=3, seed=7)
+    upload = tmp_path / "scan.nii.gz"
+    nib.save(nib.Nifti1Image(images[int(np.argmax(labels)), 0].astype(np.float32), np.eye(4)), str(upload))
+    base, keys = server
+    sign_in(page, base, keys["clinician"])
+    page.goto(base + "/#/models/volumes")
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_role("button", name="Predict and explain").click()
+    montage = page.get_by_role("img", name="Slices 0 to 11 (12 shown), numbered, on one colour scale")
+    montage.wait_for()
+    assert montage.evaluate("img => img.naturalWidth") > 0
+    assert "the one with the most evidence" in page.locator("#prediction").inner_text()
+    page.locator("section.panel").first.screenshot(path=str(ARTIFACTS / "try-it-volume.png"))
     assert page.problems == []
 
 

@@ -73,3 +73,33 @@ def test_overlay_is_an_enlarged_rgb_png() -> None:
     hot, cold = pixels[7 * 8, 7 * 8], pixels[20 * 8, 20 * 8]
     assert tuple(cold) == (100, 100, 100)  # untouched where there is no evidence
     assert hot[0] > 150 and tuple(hot) != tuple(cold)
+
+
+def test_a_volumes_montage_shows_its_slices_on_one_colour_scale() -> None:
+    from PIL import Image as PILImage
+
+    from medmaas.kinds.image.saliency import MONTAGE_SLICES, montage_png
+
+    volume = np.full((1, 8, 24, 24), 100.0, dtype=np.float32)
+    heatmap = np.zeros((8, 24, 24), dtype=np.float32)
+    heatmap[2, 5:10, 5:10] = 1.0  # the strongest evidence
+    heatmap[5, 5:10, 5:10] = 0.3  # weaker evidence elsewhere in the volume
+    png, shown = montage_png(volume, heatmap)
+    assert shown == list(range(8))
+    sheet = np.asarray(PILImage.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    tile = 24 * 4 + 2  # enlarged to at least 96 px, 2 px apart, 3 tiles a row for 8 slices
+
+    def red(slice_number: int) -> int:
+        x, y = (slice_number % 3) * tile + 30, (slice_number // 3) * tile + 30
+        return int(sheet[y, x, 0])
+
+    # One scale for all: the weaker slice is not drawn as red as the strongest (it would be,
+    # each on its own scale), and a slice without evidence keeps its grey.
+    assert red(2) > 160 and red(5) < 100 and red(0) == 100
+
+    deep = np.zeros((1, 40, 8, 8), dtype=np.float32)
+    heat = np.zeros((40, 8, 8), dtype=np.float32)
+    heat[23, 2:4, 2:4] = 1.0  # not on the evenly spaced grid
+    _, shown = montage_png(deep, heat)
+    assert len(shown) == MONTAGE_SLICES and 23 in shown and shown == sorted(set(shown))
+    assert shown[0] == 0 and shown[-1] == 39

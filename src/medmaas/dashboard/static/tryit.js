@@ -300,9 +300,19 @@ function predictionParts(detail, p, heatmapLabel) {
   }
   const png = p.explanation?.overlay_png ?? p.explanation?.png_base64 ?? p.explanation?.heatmap_png;
   if (png) {
+    const slice = p.explanation.overlay_slice;
     parts.push(el("figure", { class: "heatmap" },
       el("img", { src: `data:image/png;base64,${png}`, alt: heatmapLabel }),
-      el("figcaption", {}, heatmapLabel, p.explanation.method ? ` (${p.explanation.method})` : "")));
+      el("figcaption", {}, heatmapLabel, slice !== undefined ? `, slice ${slice}: the one with the most evidence` : "",
+        p.explanation.method ? ` (${p.explanation.method})` : "")));
+  }
+  // A volume: its slices side by side on one colour scale, so evidence elsewhere shows too.
+  if (p.explanation?.montage_png) {
+    const shown = p.explanation.montage_slices;
+    const label = `Slices ${shown[0]} to ${shown[shown.length - 1]} (${shown.length} shown), numbered, on one colour scale`;
+    parts.push(el("figure", { class: "heatmap montage" },
+      el("img", { src: `data:image/png;base64,${p.explanation.montage_png}`, alt: label }),
+      el("figcaption", {}, label)));
   }
   return parts;
 }

@@ -11,7 +11,14 @@ import numpy as np
 from medmaas.bundle.spec import ModelSpec
 from medmaas.kinds.base import Batch, InferenceFn
 from medmaas.kinds.image.codec import feed_name
-from medmaas.kinds.image.saliency import Window, occlusion, overlay_png, png_base64, strongest_slice
+from medmaas.kinds.image.saliency import (
+    Window,
+    montage_png,
+    occlusion,
+    overlay_png,
+    png_base64,
+    strongest_slice,
+)
 
 
 def explain_batch(spec: ModelSpec, run: InferenceFn, batch: Batch) -> list[dict[str, Any]]:
@@ -39,6 +46,8 @@ def explain_batch(spec: ModelSpec, run: InferenceFn, batch: Batch) -> list[dict[
             index = strongest_slice(heatmap)
             item["overlay_slice"] = index
             item["overlay_png"] = png_base64(overlay_png(image[:, index], heatmap[index]))
+            montage, shown = montage_png(image, heatmap)
+            item["montage_png"], item["montage_slices"] = png_base64(montage), shown
         else:
             item["overlay_png"] = png_base64(overlay_png(image, heatmap))
         results.append(item)

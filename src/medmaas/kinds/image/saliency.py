@@ -14,6 +14,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import product
+from typing import Any
 
 import numpy as np
 
@@ -84,19 +85,68 @@ def overlay_png(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) -> 
     """PNG of a 2D image (C, H, W) on the display scale with the positive part of ``heatmap``
     (H, W) blended over it, enlarged to at least 224 px so a person can see it."""
     pil = optional_import("PIL.Image", "imaging")
+    picture = pil.fromarray(_blend(image, heatmap, float(np.clip(heatmap, 0, None).max()), alpha), mode="RGB")
+    return _png(_enlarged(picture, MIN_OVERLAY_PIXELS))
+
+
+#: A volume's montage shows at most this many slices, evenly spaced, the strongest among them.
+MONTAGE_SLICES = 16
+MIN_TILE_PIXELS = 96
+
+
+def montage_png(volume: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) -> tuple[bytes, list[int]]:
+    """PNG of a volume's slices (C, D, H, W) side by side, each with its part of ``heatmap``
+    (D, H, W) blended over it on one colour scale, so slices compare by colour; each tile is
+    numbered with its slice. Returns the PNG and the slice numbers shown, in order.
+
+    One overlay shows one slice: evidence spread over several, or a second finding elsewhere in
+    the volume, is only visible side by side."""
+    pil = optional_import("PIL.Image", "imaging")
+    draw = optional_import("PIL.ImageDraw", "imaging")
+    depth = heatmap.shape[0]
+    shown = sorted({*np.linspace(0, depth - 1, min(depth, MONTAGE_SLICES)).round().astype(int).tolist(),
+                    strongest_slice(heatmap)})
+    if len(shown) > MONTAGE_SLICES:  # the strongest replaced its nearest evenly spaced neighbour
+        strongest = strongest_slice(heatmap)
+        shown.remove(min((i for i in shown if i != strongest), key=lambda i: abs(i - strongest)))
+    scale = float(np.clip(heatmap[shown], 0, None).max())
+    tiles = [_enlarged(pil.fromarray(_blend(volume[:, i], heatmap[i], scale, alpha), mode="RGB"), MIN_TILE_PIXELS)
+             for i in shown]
+    columns = int(np.ceil(np.sqrt(len(tiles))))
+    rows = int(np.ceil(len(tiles) / columns))
+    gap, (width, height) = 2, tiles[0].size
+    sheet = pil.new("RGB", (columns * (width + gap) - gap, rows * (height + gap) - gap), (255, 255, 255))
+    pen = draw.Draw(sheet)
+    for n, (index, tile) in enumerate(zip(shown, tiles, strict=True)):
+        x, y = (n % columns) * (width + gap), (n // columns) * (height + gap)
+        sheet.paste(tile, (x, y))
+        pen.rectangle((x, y, x + 6 * len(str(index)) + 4, y + 11), fill=(0, 0, 0))
+        pen.text((x + 2, y), str(index), fill=(255, 255, 255))
+    return _png(sheet), shown
+
+
+def _blend(image: np.ndarray, heatmap: np.ndarray, scale: float, alpha: float) -> np.ndarray:
+    """RGB uint8 (H, W, 3): ``image`` (C, H, W) with ``heatmap``'s positive part over it, where
+    ``scale`` is the heat that gets the full colour."""
     grey = image.mean(axis=0) if image.shape[0] != 3 else None
     base = (np.repeat(grey[..., None], 3, axis=2) if grey is not None
             else np.moveaxis(image, 0, -1)).astype(np.float32)
     positive = np.clip(heatmap, 0, None)
-    scale = float(positive.max())
     level = positive / scale if scale > 0 else positive
-    colour = _colour(level)
     weight = (alpha * level)[..., None]
-    blended = np.clip(base * (1 - weight) + colour * weight, 0, 255).astype(np.uint8)
-    picture = pil.fromarray(blended, mode="RGB")
-    factor = max(1, int(np.ceil(MIN_OVERLAY_PIXELS / min(picture.size))))
-    if factor > 1:
-        picture = picture.resize((picture.width * factor, picture.height * factor), pil.Resampling.NEAREST)
+    return np.clip(base * (1 - weight) + _colour(level) * weight, 0, 255).astype(np.uint8)
+
+
+def _enlarged(picture: Any, smallest: int) -> Any:
+    """Scaled up by a whole factor (nearest neighbour: pixels stay pixels) to ``smallest`` px."""
+    factor = max(1, int(np.ceil(smallest / min(picture.size))))
+    if factor == 1:
+        return picture
+    nearest = optional_import("PIL.Image", "imaging").Resampling.NEAREST
+    return picture.resize((picture.width * factor, picture.height * factor), nearest)
+
+
+def _png(picture: Any) -> bytes:
     out = io.BytesIO()
     picture.save(out, format="PNG", optimize=True)
     return out.getvalue()
