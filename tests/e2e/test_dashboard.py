@@ -113,6 +113,19 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def send_file_and_see(page: Any, base: str, key: str, model: str, files: str | list[str], picture: str) -> Any:
+    """Sign in, open ``model``'s page, send ``files`` with "Predict and explain" and wait for the
+    answer's picture named ``picture`` (the first, where an answer has several); that picture."""
+    sign_in(page, base, key)
+    page.goto(base + f"/#/models/{model}")
+    page.get_by_label("Files" if isinstance(files, list) else "File").set_input_files(files)
+    page.get_by_role("button", name="Predict and explain").click()
+    found = page.get_by_role("img", name=picture).first
+    found.wait_for()
+    assert found.evaluate("img => img.naturalWidth") > 0  # a real PNG, decoded
+    return found
+
+
 def test_sign_in_shows_the_catalog(server: tuple[str, dict[str, str]], page: Any) -> None:
     base, keys = server
     page.goto(base + "/")
@@ -169,13 +182,8 @@ def test_an_uploaded_dicom_comes_back_with_its_heat_map(server: tuple[str, dict[
     upload = tmp_path / "chest.dcm"
     upload.write_bytes(dicom_bytes(16, 16, bits=8, pixel_bytes=image.tobytes()))
     base, keys = server
-    sign_in(page, base, keys["clinician"])
-    page.get_by_role("link", name="blobs").click()
-    page.get_by_label("File").set_input_files(str(upload))
-    page.get_by_role("button", name="Predict and explain").click()
-    heat_map = page.get_by_role("img", name="Heat map: where the model looked (occlusion), over the image")
-    heat_map.wait_for()
-    assert heat_map.evaluate("img => img.naturalWidth") > 0  # a real PNG, decoded
+    send_file_and_see(page, base, keys["clinician"], "blobs", str(upload),
+                      "Heat map: where the model looked (occlusion), over the image")
     assert "P(" in page.locator("#prediction").inner_text()
     page.locator("section.panel").screenshot(path=str(ARTIFACTS / "try-it-image.png"))
     assert page.problems == []
@@ -191,13 +199,8 @@ def test_a_volume_comes_back_with_its_strongest_slice_and_a_montage_of_all(serve
     upload = tmp_path / "scan.nii.gz"
     nib.save(nib.Nifti1Image(images[int(np.argmax(labels)), 0].astype(np.float32), np.eye(4)), str(upload))
     base, keys = server
-    sign_in(page, base, keys["clinician"])
-    page.goto(base + "/#/models/volumes")
-    page.get_by_label("File").set_input_files(str(upload))
-    page.get_by_role("button", name="Predict and explain").click()
-    montage = page.get_by_role("img", name="Slices 0 to 11 (12 shown), numbered, on one colour scale")
-    montage.wait_for()
-    assert montage.evaluate("img => img.naturalWidth") > 0
+    send_file_and_see(page, base, keys["clinician"], "volumes", str(upload),
+                      "Slices 0 to 11 (12 shown), numbered, on one colour scale")
     assert "the one with the most evidence" in page.locator("#prediction").inner_text()
     page.locator("section.panel").first.screenshot(path=str(ARTIFACTS / "try-it-volume.png"))
     assert page.problems == []
@@ -272,13 +275,8 @@ def test_an_ecg_record_comes_back_with_its_salient_segments(server: tuple[str, d
         (tmp_path / name).write_bytes(data)
         paths.append(str(tmp_path / name))
     base, keys = server
-    sign_in(page, base, keys["clinician"])
-    page.goto(base + "/#/models/ecg")
-    page.get_by_label("Files").set_input_files(paths)  # a WFDB record: its header and data file together
-    page.get_by_role("button", name="Predict and explain").click()
-    drawn = page.get_by_role("img", name="The signal, with the segments that weighed most in the answer marked")
-    drawn.first.wait_for()
-    assert drawn.first.evaluate("img => img.naturalWidth") > 0
+    send_file_and_see(page, base, keys["clinician"], "ecg", paths,  # a WFDB record: header and data together
+                      "The signal, with the segments that weighed most in the answer marked")
     answer = page.locator("#prediction").inner_text()
     assert "beats:" in answer and "Heart rate" in answer and "undefined" not in answer
     page.locator("section.panel").first.screenshot(path=str(ARTIFACTS / "try-it-ecg.png"))
@@ -295,13 +293,8 @@ def test_an_icu_stay_comes_back_with_its_variables_and_hours(server: tuple[str, 
     stay.write_text("\n".join(["Time,Parameter,Value"] + [f"{int(t):02d}:{int(t % 1 * 60):02d},{p},{v:.2f}"
                                                          for t, p, v in rows]))
     base, keys = server
-    sign_in(page, base, keys["clinician"])
-    page.goto(base + "/#/models/icu")
-    page.get_by_label("File").set_input_files(str(stay))
-    page.get_by_role("button", name="Predict and explain").click()
-    heat_map = page.get_by_role("img", name="Contribution of each variable and hour of the stay to the answer")
-    heat_map.wait_for()
-    assert heat_map.evaluate("img => img.naturalWidth") > 0
+    send_file_and_see(page, base, keys["clinician"], "icu", str(stay),
+                      "Contribution of each variable and hour of the stay to the answer")
     answer = page.locator("#prediction").inner_text()
     assert "P(" in answer and "measurements" in answer and "undefined" not in answer
     page.locator("section.panel").first.screenshot(path=str(ARTIFACTS / "try-it-icu.png"))
