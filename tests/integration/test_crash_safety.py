@@ -184,8 +184,8 @@ async def _kill_when(crash: Crash, kind: str, workload: Workload, registrar: Reg
                 if job is not None and job.status in ("succeeded", "failed"):
                     where = f"after the build ({job.status})"
                     break
-            else:
-                bundles = list(train_tmp.glob("medmaas-bundle-*/bundle"))
+            else:  # training stages its bundle in the store's scratch space, named by its pid
+                bundles = list((crash.registry.store.root / ".tmp").glob(f"{procs[-1].pid}-*/bundle"))
                 started = any((b / "plots").exists() for b in bundles)
                 ready = any((b / "card.md").exists() for b in bundles)
                 if procs[-1].poll() is not None:
@@ -247,12 +247,15 @@ def run_cycle(crash: Crash, cycle: int, kind: str, next_kind: str) -> None:
     phases = set(workload.at_kill)
     if lines and lines[-1][0] == "B":
         phases.add("registration, storing the bundle" if by_registrar else "registration, recording the version")
+    staging = [e for e in leftovers if (crash.registry.store.root / ".tmp" / e.name / "bundle").is_dir()]
+    crash.stats["training staging dirs the kill left in the store"] += len(staging)
     if kind != "plain" and where == "registration":
-        storing = any(not e.name.startswith(f"{registrar.proc.pid}-") for e in leftovers)
+        storing = any(not e.name.startswith(f"{registrar.proc.pid}-") and e not in staging for e in leftovers)
         phases.add(f"{kind} registration" + (", storing the bundle" if storing else ""))
     for phase in phases or {"idle"}:
         crash.stats[f"kills during {phase}"] += 1
     crash.stats[f"{kind} cycles"] += 1
+    crash.stats[f"{kind} cycles killed during their registration"] += where == "registration"
     if kind == "train":
         crash.stats["system temp dirs a killed train left"] += len(list(train_tmp.glob("medmaas-bundle-*")))
 
@@ -426,3 +429,7 @@ def test_kills_at_random_points_never_lose_or_corrupt_anything(crash_home: tuple
     for builtin in ("registrations (built-in build)", "built-in versions left in candidate"):
         unaudited.pop(builtin)
     assert not any(unaudited.values()), f"changes committed without their audit event: {unaudited}"
+    # The moment a train cycle kills at is read off the bundle being staged: if that stops being
+    # seen (it moved once), every kill would land after training and test nothing of it.
+    if crash.stats["train cycles"]:
+        assert crash.stats["train cycles killed during their registration"] > 0, "no kill landed in a registration"
