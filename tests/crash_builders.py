@@ -11,7 +11,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import httpx
 import orjson
+from tests.server_process import free_port, log_tail, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -36,12 +36,6 @@ def copy_args(info: Any, actor: str) -> dict[str, Any]:
 
 
 # -- processes --------------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDMAAS_")}
@@ -71,24 +65,16 @@ class Server:
 
     @classmethod
     def start(cls, home: Path, log: Path, *, builtin: bool) -> Server:
-        port = _free_port()
+        port = free_port()
         proc = spawn([str(BIN / "medmaas"), "--home", str(home), "serve", "--port", str(port),
                        "--builtin" if builtin else "--no-builtin"], log)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"the server exited with {proc.returncode} at start:\n{log_tail(log)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                    return cls(proc, base)
-            time.sleep(0.05)
-        kill_group(proc)
-        raise AssertionError(f"the server did not become ready:\n{log_tail(log)}")
-
-
-def log_tail(log: Path, n: int = 3000) -> str:
-    return log.read_text(errors="replace")[-n:] if log.exists() else ""
+        try:
+            wait_ready(proc, base, log, timeout=90, path="/v2/health/ready")
+        except AssertionError:
+            kill_group(proc)
+            raise
+        return cls(proc, base)
 
 
 def registrar_main(home: str, workdir: str, journal: str, seed: str, go: str) -> None:

@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from tests.phi_canaries import (
     scan_tree,
     v2_tabular,
 )
+from tests.server_process import free_port, wait_ready
 from tests.signal_builders import beat_dataset, synthetic_ecg
 from tests.text_builders import note_dataset
 
@@ -108,12 +108,6 @@ def phi_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     home: Path
@@ -158,7 +152,7 @@ def server(phi_home: Path, tmp_path: Path) -> Iterator[Server]:
         registry.close()
     server_tmp = tmp_path / "server-tmp"
     server_tmp.mkdir()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MEDMAAS_LOG_LEVEL": "DEBUG", "MEDMAAS_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
            "TMPDIR": str(server_tmp), "PYTHONUNBUFFERED": "1"}
     env.pop("MEDMAAS_HOME", None)
@@ -171,18 +165,7 @@ def server(phi_home: Path, tmp_path: Path) -> Iterator[Server]:
     running = Server(home, server_tmp, stdout, stderr, f"http://127.0.0.1:{port}", keys, process)
     began = time.monotonic()
     try:
-        deadline = began + 60
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited ({process.returncode}): {stderr.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{running.url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("the server was not ready within 60 s")
-            time.sleep(0.1)
+        wait_ready(process, running.url, stderr, timeout=60, interval=0.1)
         running.ready_s = time.monotonic() - began
         yield running
     finally:

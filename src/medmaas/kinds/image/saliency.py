@@ -103,11 +103,10 @@ def montage_png(volume: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) ->
     the volume, is only visible side by side."""
     pil = optional_import("PIL.Image", "imaging")
     draw = optional_import("PIL.ImageDraw", "imaging")
-    depth = heatmap.shape[0]
+    depth, strongest = heatmap.shape[0], strongest_slice(heatmap)
     shown = sorted({*np.linspace(0, depth - 1, min(depth, MONTAGE_SLICES)).round().astype(int).tolist(),
-                    strongest_slice(heatmap)})
+                    strongest})
     if len(shown) > MONTAGE_SLICES:  # the strongest replaced its nearest evenly spaced neighbour
-        strongest = strongest_slice(heatmap)
         shown.remove(min((i for i in shown if i != strongest), key=lambda i: abs(i - strongest)))
     scale = float(np.clip(heatmap[shown], 0, None).max())
     tiles = [_enlarged(pil.fromarray(_blend(volume[:, i], heatmap[i], scale, alpha), mode="RGB"), MIN_TILE_PIXELS)

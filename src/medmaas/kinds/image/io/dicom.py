@@ -29,10 +29,6 @@ from medmaas.kinds.image.io.image import (
 if TYPE_CHECKING:
     from pydicom import Dataset
 
-#: JPEG transfer syntaxes (baseline, extended, lossless): their pixel data is held to
-#: check_jpeg_ratio. JPEG-LS and JPEG 2000 code flat areas far more tightly: no such bound holds.
-JPEG_SYNTAXES = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
-                           "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70"})
 _GREY = ("MONOCHROME1", "MONOCHROME2")
 _COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "PALETTE COLOR")
 
@@ -64,6 +60,8 @@ def read_dicom_bytes(
 
 
 def _read(raw: bytes, name: str, max_pixels: int, deidentify: bool) -> Image:
+    from pydicom.uid import JPEGTransferSyntaxes
+
     ds = parse_dicom(raw, name)
     notes: list[str] = []
     if deidentify:
@@ -82,7 +80,9 @@ def _read(raw: bytes, name: str, max_pixels: int, deidentify: bool) -> Image:
         ((frames,) if frames > 1 else ()) + (rows, cols) + ((samples,) if samples > 1 else ())
     )
     check_declared_size(name, declared, max_pixels)
-    if str(ds.file_meta.get("TransferSyntaxUID", "")) in JPEG_SYNTAXES:
+    # pydicom's JPEG syntaxes (baseline, extended, lossless) are held to the ratio; JPEG-LS and
+    # JPEG 2000 code flat areas far more tightly, so no such bound holds for them.
+    if ds.file_meta.get("TransferSyntaxUID") in JPEGTransferSyntaxes:
         check_jpeg_ratio(name, math.prod(declared), len(raw))
     arr, photometric = _decode(ds, name)
     try:
